@@ -1,0 +1,34 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Dependencies point one way: OCI <- Linux, Cgroup2, Seccomp <- Runtime <- BerthCLI.
+// `berth` links no package dependencies and no Foundation: its start-up time is part of
+// every container's start-up time.
+let package = Package(
+    name: "Berth",
+    products: [
+        .executable(name: "berth", targets: ["berth"]),
+    ],
+    targets: [
+        .target(name: "CShim"),
+        .systemLibrary(name: "CLibseccomp", pkgConfig: "libseccomp",
+                       providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CLibcap", pkgConfig: "libcap",
+                       providers: [.apt(["libcap-dev"])]),
+        .target(name: "OCI"),
+        .target(name: "Linux", dependencies: ["CShim", "CLibcap"]),
+        .target(name: "Cgroup2", dependencies: ["OCI", "Linux"]),
+        .target(name: "Seccomp", dependencies: ["OCI", "CLibseccomp"]),
+        .target(name: "Runtime", dependencies: ["OCI", "Linux", "Cgroup2", "Seccomp"]),
+        .target(name: "BerthCLI", dependencies: ["Runtime"]),
+        .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
+
+        .target(name: "TestSupport", dependencies: ["Linux"], path: "Tests/TestSupport"),
+        .testTarget(name: "OCITests", dependencies: ["OCI"]),
+        .testTarget(name: "LinuxTests", dependencies: ["Linux", "TestSupport"]),
+        .testTarget(name: "Cgroup2Tests", dependencies: ["Cgroup2", "TestSupport"]),
+        .testTarget(name: "SeccompTests", dependencies: ["Seccomp"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
+        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "TestSupport"]),
+    ]
+)

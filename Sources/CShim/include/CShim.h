@@ -1,0 +1,41 @@
+// The few kernel entry points Swift cannot call directly: variadic syscall(2) users and calls
+// glibc 2.36 has no wrapper for. Every function returns what the kernel returns: -1 with errno
+// set on failure. Nothing here allocates or starts threads, so it is safe between fork and exec.
+#ifndef BERTH_CSHIM_H
+#define BERTH_CSHIM_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BERTH_CLONE_INTO_CGROUP 0x200000000ULL
+#define BERTH_CLONE_PIDFD 0x00001000ULL
+
+/// clone3(2) without a new stack: returns twice like fork(2), 0 in the child.
+/// `cgroup_fd` >= 0 places the child in that cgroup from its first instruction.
+/// `pidfd_out` receives a pidfd for the child when not NULL.
+pid_t berth_clone3(uint64_t flags, int exit_signal, int cgroup_fd, int *pidfd_out);
+
+int berth_pivot_root(const char *new_root, const char *put_old);
+int berth_pidfd_open(pid_t pid, unsigned int flags);
+int berth_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
+int berth_close_range(unsigned int first, unsigned int last, unsigned int flags);
+
+/// openat2(2) with RESOLVE_* flags; returns an fd or -1.
+int berth_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+
+int berth_open_tree(int dirfd, const char *path, unsigned int flags);
+int berth_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
+                     unsigned int flags);
+int berth_mount_setattr(int dirfd, const char *path, unsigned int flags, uint64_t attr_set,
+                        uint64_t attr_clr, uint64_t propagation);
+
+int berth_memfd_create(const char *name, unsigned int flags);
+int berth_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4,
+                unsigned long arg5);
+int berth_fcntl_int(int fd, int cmd, int arg);
+int berth_ioctl_int(int fd, unsigned long request, int arg);
+
+/// The value of errno, for Swift callers that cannot read the TLS macro portably.
+int berth_errno(void);
+
+#endif

@@ -1,0 +1,120 @@
+#define _GNU_SOURCE
+#include "CShim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
+struct berth_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+        set_tid, set_tid_size, cgroup;
+};
+
+pid_t berth_clone3(uint64_t flags, int exit_signal, int cgroup_fd, int *pidfd_out) {
+    struct berth_clone_args args;
+    memset(&args, 0, sizeof(args));
+    int pidfd = -1;
+    args.flags = flags;
+    args.exit_signal = (uint64_t)exit_signal;
+    if (cgroup_fd >= 0) {
+        args.flags |= BERTH_CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)cgroup_fd;
+    }
+    if (pidfd_out != NULL) {
+        args.flags |= BERTH_CLONE_PIDFD;
+        args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    }
+    long ret = syscall(SYS_clone3, &args, sizeof(args));
+    if (ret > 0 && pidfd_out != NULL) *pidfd_out = pidfd;
+    return (pid_t)ret;
+}
+
+int berth_pivot_root(const char *new_root, const char *put_old) {
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+int berth_pidfd_open(pid_t pid, unsigned int flags) {
+    return (int)syscall(SYS_pidfd_open, pid, flags);
+}
+
+int berth_pidfd_send_signal(int pidfd, int sig, unsigned int flags) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, flags);
+}
+
+int berth_close_range(unsigned int first, unsigned int last, unsigned int flags) {
+    return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+struct berth_open_how {
+    uint64_t flags, mode, resolve;
+};
+
+int berth_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
+    struct berth_open_how how = {flags, mode, resolve};
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+int berth_open_tree(int dirfd, const char *path, unsigned int flags) {
+    return (int)syscall(SYS_open_tree, dirfd, path, flags);
+}
+
+int berth_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const char *to_path,
+                     unsigned int flags) {
+    return (int)syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags);
+}
+
+struct berth_mount_attr {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+int berth_mount_setattr(int dirfd, const char *path, unsigned int flags, uint64_t attr_set,
+                        uint64_t attr_clr, uint64_t propagation) {
+    struct berth_mount_attr attr = {attr_set, attr_clr, propagation, 0};
+    return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr));
+}
+
+int berth_memfd_create(const char *name, unsigned int flags) {
+    return (int)syscall(SYS_memfd_create, name, flags);
+}
+
+int berth_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4,
+                unsigned long arg5) {
+    return prctl(option, arg2, arg3, arg4, arg5);
+}
+
+int berth_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
+
+int berth_ioctl_int(int fd, unsigned long request, int arg) { return ioctl(fd, request, arg); }
+
+int berth_errno(void) { return errno; }

@@ -1,0 +1,1 @@
+// Cgroup2 module.
