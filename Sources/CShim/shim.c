@@ -7,7 +7,10 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -116,5 +119,30 @@ int berth_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned lon
 int berth_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
 
 int berth_ioctl_int(int fd, unsigned long request, int arg) { return ioctl(fd, request, arg); }
+
+int berth_dup3(int oldfd, int newfd, int flags) { return dup3(oldfd, newfd, flags); }
+
+int berth_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+
+long berth_statfs_flags(const char *path) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -1;
+    return (long)info.f_flags;
+}
+
+long berth_fstatfs_type(int fd) {
+    struct statfs info;
+    if (fstatfs(fd, &info) != 0) return -1;
+    return (long)info.f_type;
+}
+
+int berth_setns(int fd, int nstype) { return setns(fd, nstype); }
+
+int berth_unshare(int flags) { return unshare(flags); }
+
+int berth_prlimit(int resource, uint64_t soft, uint64_t hard) {
+    struct rlimit limit = {soft, hard};
+    return prlimit(0, resource, &limit, NULL);
+}
 
 int berth_errno(void) { return errno; }

@@ -35,6 +35,20 @@ int berth_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned lon
 int berth_fcntl_int(int fd, int cmd, int arg);
 int berth_ioctl_int(int fd, unsigned long request, int arg);
 
+int berth_dup3(int oldfd, int newfd, int flags);
+int berth_pipe2(int fds[2], int flags);
+/// statfs(2)'s f_flags (the ST_* mount flags) of `path`, or -1.
+long berth_statfs_flags(const char *path);
+/// fstatfs(2)'s f_type (the filesystem magic) of `fd`, or -1.
+long berth_fstatfs_type(int fd);
+int berth_setns(int fd, int nstype);
+int berth_unshare(int flags);
+int berth_prlimit(int resource, uint64_t soft, uint64_t hard);
+
+/// Flags glibc hides behind _GNU_SOURCE, which Swift's Glibc module does not define.
+static const int BERTH_O_PATH = 010000000;
+static const int BERTH_O_TMPFILE = 020200000;
+
 /// The value of errno, for Swift callers that cannot read the TLS macro portably.
 int berth_errno(void);
 

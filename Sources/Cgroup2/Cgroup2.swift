@@ -1,1 +1,0 @@
-// Cgroup2 module.

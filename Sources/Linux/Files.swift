@@ -1,0 +1,89 @@
+import Glibc
+
+/// Small whole-file operations on host paths. Paths inside a container's rootfs never come
+/// through here: they are resolved with `RootfsPath` so that symlinks cannot escape.
+public enum Files {
+    public static func read(_ path: String) throws(BerthError) -> [UInt8] {
+        let fd = try FileDescriptor.open(path, O_RDONLY)
+        defer { fd.close() }
+        do { return try fd.readAll() } catch { throw error.prefixed(path) }
+    }
+
+    public static func readString(_ path: String) throws(BerthError) -> String {
+        String(decoding: try read(path), as: UTF8.self)
+    }
+
+    /// Writes `bytes` to an existing file (sysfs, procfs, cgroupfs) in one write(2): kernel
+    /// files take one value per write.
+    public static func writeExisting(_ path: String, _ text: String, relativeTo dir: FileDescriptor? = nil) throws(BerthError) {
+        // O_TRUNC is ignored by kernfs and procfs, and keeps temp-tree stand-ins in tests exact.
+        let fd = try FileDescriptor.open(path, O_WRONLY | O_TRUNC, relativeTo: dir)
+        defer { fd.close() }
+        let bytes = Array(text.utf8)
+        let written = try sysSize("write", path) { bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress, $0.count) } }
+        if written != bytes.count { throw BerthError(.system, "write \(path): short write") }
+    }
+
+    /// Replaces `path` atomically: write a temporary file beside it, fsync, rename. A reader sees
+    /// the old or the new content, never a mix, and a crash leaves one of the two.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws(BerthError) {
+        let temporary = path + ".tmp"
+        let fd = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
+        do {
+            try fd.writeAll(bytes)
+            try sys("fsync", temporary) { Glibc.fsync(fd.rawValue) }
+            fd.close()
+            try sys("rename", path) { Glibc.rename(temporary, path) }
+        } catch {
+            fd.close()
+            _ = Glibc.unlink(temporary)
+            throw error
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var info = Glibc.stat()
+        return Glibc.fstatat(AT_FDCWD, path, &info, AT_SYMLINK_NOFOLLOW) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = Glibc.stat()
+        return Glibc.fstatat(AT_FDCWD, path, &info, 0) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// mkdir -p; existing directories are fine.
+    public static func makeDirectories(_ path: String, mode: mode_t = 0o755) throws(BerthError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if Glibc.mkdir(prefix, mode) != 0 && Glibc.errno != EEXIST {
+                throw BerthError(.system, "mkdir \(prefix)", errno: Glibc.errno)
+            }
+        }
+    }
+
+    /// rm -rf that stays on one filesystem and never follows symlinks. Used for state
+    /// directories, which hold only plain files and a fifo.
+    public static func removeTree(_ path: String) {
+        var info = Glibc.stat()
+        guard Glibc.fstatat(AT_FDCWD, path, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in list(path) { removeTree(path + "/" + name) }
+            _ = Glibc.rmdir(path)
+        } else {
+            _ = Glibc.unlink(path)
+        }
+    }
+
+    /// The names in a directory, without . and ..; empty when it cannot be read.
+    public static func list(_ path: String) -> [String] {
+        guard let dir = Glibc.opendir(path) else { return [] }
+        defer { Glibc.closedir(dir) }
+        var names: [String] = []
+        while let entry = Glibc.readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}

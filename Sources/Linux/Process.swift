@@ -1,0 +1,132 @@
+import CShim
+import Glibc
+
+/// Process creation, waiting and signalling.
+public enum Process {
+    /// clone3(2) as a fork: returns 0 in the child and the child's pid in the parent.
+    /// `cgroup` places the child in that cgroup before it runs; `namespaces` are the clone flags.
+    public static func clone(namespaces: UInt64 = 0, cgroup: FileDescriptor? = nil) throws(BerthError) -> (pid: pid_t, pidfd: FileDescriptor?) {
+        var pidfd: Int32 = -1
+        let pid = try sys("clone3") { berth_clone3(namespaces, SIGCHLD, cgroup?.rawValue ?? -1, &pidfd) }
+        return (pid, pid == 0 || pidfd < 0 ? nil : FileDescriptor(rawValue: pidfd))
+    }
+
+    /// How a process ended.
+    public enum Termination: Equatable, Sendable {
+        case exited(Int32)
+        case signaled(Int32)
+
+        /// The shell's convention: the exit code, or 128+N for signal N.
+        public var shellStatus: Int32 {
+            switch self {
+            case .exited(let code): code
+            case .signaled(let signal): 128 + signal
+            }
+        }
+    }
+
+    /// waitpid(2) for `pid`, blocking.
+    public static func wait(_ pid: pid_t) throws(BerthError) -> Termination {
+        var status: Int32 = 0
+        try sys("waitpid") { Glibc.waitpid(pid, &status, 0) }
+        return termination(status)
+    }
+
+    /// waitpid(2) with WNOHANG: nil while the child is running.
+    public static func poll(_ pid: pid_t) throws(BerthError) -> Termination? {
+        var status: Int32 = 0
+        let got = try sys("waitpid") { Glibc.waitpid(pid, &status, WNOHANG) }
+        return got == 0 ? nil : termination(status)
+    }
+
+    static func termination(_ status: Int32) -> Termination {
+        // The W* macros are not imported into Swift; these are their definitions.
+        let signal = status & 0x7f
+        return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+    }
+
+    /// pidfd_open(2): a handle that keeps naming this process even after its pid is reused.
+    public static func openPidfd(_ pid: pid_t) throws(BerthError) -> FileDescriptor {
+        FileDescriptor(rawValue: try sys("pidfd_open", "pid \(pid)") { berth_pidfd_open(pid, 0) })
+    }
+
+    public static func signal(pidfd: FileDescriptor, _ signal: Int32) throws(BerthError) {
+        try sys("pidfd_send_signal") { berth_pidfd_send_signal(pidfd.rawValue, signal, 0) }
+    }
+
+    /// execve(2) of an absolute path. Returns only by throwing.
+    public static func exec(path: String, arguments: [String], environment: [String]) throws(BerthError) -> Never {
+        let argv = cStrings(arguments)
+        let envp = cStrings(environment)
+        Glibc.execve(path, argv, envp)
+        let code = Glibc.errno
+        throw BerthError(.system, "exec \(path)", errno: code)
+    }
+
+    /// Starts `path` as a child process, in `cgroup` when given. Everything the child needs is
+    /// prepared before clone, so the child only calls execve: safe in a threaded parent.
+    public static func spawn(path: String, arguments: [String], environment: [String], cgroup: FileDescriptor? = nil) throws(BerthError) -> pid_t {
+        let argv = cStrings(arguments)
+        let envp = cStrings(environment)
+        defer { freeCStrings(argv, count: arguments.count); freeCStrings(envp, count: environment.count) }
+        let (pid, _) = try clone(cgroup: cgroup)
+        if pid == 0 {
+            Glibc.execve(path, argv, envp)
+            Glibc._exit(127)
+        }
+        return pid
+    }
+
+    static func freeCStrings(_ array: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, count: Int) {
+        for index in 0..<count { free(array[index]) }
+        array.deallocate()
+    }
+
+    /// A NULL-terminated array of C strings. The memory is deliberately never freed: it is used
+    /// only right before exec, which discards the whole address space.
+    static func cStrings(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        let array = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
+        for (index, string) in strings.enumerated() { array[index] = strdup(string) }
+        array[strings.count] = nil
+        return array
+    }
+
+    /// Closes every descriptor from `first` up, except those the caller keeps.
+    public static func closeDescriptors(from first: Int32) {
+        _ = berth_close_range(UInt32(first), UInt32.max, 0)
+    }
+
+    /// Marks every descriptor from `first` up close-on-exec (CLOSE_RANGE_CLOEXEC).
+    public static func markCloseOnExec(from first: Int32) {
+        _ = berth_close_range(UInt32(first), UInt32.max, 4)
+    }
+
+    public static func prctl(_ option: Int32, _ arg: UInt = 0, describing name: String) throws(BerthError) {
+        try sys("prctl", name) { berth_prctl(option, arg, 0, 0, 0) }
+    }
+
+    /// Resolves `command` through `PATH` the way execvp(3) does, but against the container's
+    /// environment and within the current root.
+    public static func lookUp(_ command: String, path: String?) -> String? {
+        if command.contains("/") { return command }
+        for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + command
+            var info = Glibc.stat()
+            if Glibc.fstatat(AT_FDCWD, candidate, &info, 0) == 0, (info.st_mode & S_IFMT) == S_IFREG, Glibc.access(candidate, X_OK) == 0 {
+                return candidate
+            }
+        }
+        return nil
+    }
+
+    /// The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat): with
+    /// the pid it names one process across pid reuse.
+    public static func startTime(_ pid: pid_t) -> UInt64? {
+        guard let stat = try? Files.readString("/proc/\(pid)/stat"),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // Fields after the command start at field 3 (state); the start time is field 22.
+        guard fields.count > 19 else { return nil }
+        return UInt64(fields[19])
+    }
+}

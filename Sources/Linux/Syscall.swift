@@ -1,0 +1,42 @@
+import CShim
+import Glibc
+
+// Every raw call in Berth goes through `sys`: one place for the EINTR policy and for turning
+// errno into a BerthError that names the call and the path.
+
+/// Runs `body` until it does not fail with EINTR. Throws a `.system` BerthError naming `call`
+/// and `path` when it returns -1.
+@discardableResult
+@inline(__always)
+public func sys(_ call: String, _ path: String? = nil, _ body: () -> Int32) throws(BerthError) -> Int32 {
+    while true {
+        let result = body()
+        if result != -1 { return result }
+        let code = Glibc.errno
+        if code == EINTR { continue }
+        throw BerthError(.system, path.map { "\(call) \($0)" } ?? call, errno: code)
+    }
+}
+
+/// `sys` for calls that return ssize_t.
+@discardableResult
+@inline(__always)
+public func sysSize(_ call: String, _ path: String? = nil, _ body: () -> Int) throws(BerthError) -> Int {
+    while true {
+        let result = body()
+        if result != -1 { return result }
+        let code = Glibc.errno
+        if code == EINTR { continue }
+        throw BerthError(.system, path.map { "\(call) \($0)" } ?? call, errno: code)
+    }
+}
+
+/// strerror(3) text for an errno, lower case as our messages are.
+public func errnoDescription(_ code: Int32) -> String {
+    guard let text = strerror(code) else { return "errno \(code)" }
+    var message = String(cString: text)
+    if let first = message.first, first.isUppercase, message.dropFirst().first?.isLowercase ?? true {
+        message = first.lowercased() + message.dropFirst()
+    }
+    return message
+}

@@ -1,0 +1,83 @@
+import Cgroup2
+import Foundation
+import Linux
+import TestSupport
+import Testing
+
+@Suite struct CgroupTests {
+    @Test func cgroupsPathIsMadeRelative() throws {
+        #expect(try Cgroup.normalize(cgroupsPath: "/berth/web") == "berth/web")
+        #expect(try Cgroup.normalize(cgroupsPath: "a//b/") == "a/b")
+    }
+
+    @Test(arguments: ["/../etc", "a/../../b", "./x", "/", "", "system.slice:berth:web"])
+    func escapingOrEmptyCgroupsPathIsRejected(path: String) {
+        #expect(throws: BerthError.self) { try Cgroup.normalize(cgroupsPath: path) }
+    }
+
+    @Test func rejectionNamesTheConfigField() {
+        do {
+            _ = try Cgroup.normalize(cgroupsPath: "a/../../b")
+            Issue.record("escaping path accepted")
+        } catch {
+            #expect(error.description == "linux.cgroupsPath: \"a/../../b\" may not contain \"..\"")
+        }
+    }
+
+    @Test func findsTheCgroup2MountInMountinfo() {
+        let mountinfo = """
+        31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+        32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+        41 31 0:38 / /sys/fs/cgroup/unified rw,nosuid shared:9 - cgroup2 cgroup2 rw
+        """
+        #expect(Cgroup.cgroup2Mount(inMountinfo: mountinfo) == "/sys/fs/cgroup/unified")
+        #expect(Cgroup.cgroup2Mount(inMountinfo: "32 31 0:29 / /x rw - cgroup cgroup rw,cpu") == nil)
+    }
+
+    @Test func createEnablesControllersInEveryAncestorAndCountsWhatItMade() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("cgroup.subtree_control", "")
+        try dir.write("existing/cgroup.subtree_control", "memory\n")
+        // A regular directory tree stands in for cgroupfs; the kernel would create these files.
+        let made = try Cgroup(root: dir.path, path: "existing/leaf").create(controllers: ["memory", "pids"])
+        #expect(made == 1)
+        #expect(try dir.read("cgroup.subtree_control") == "+memory +pids")
+        #expect(try dir.read("existing/cgroup.subtree_control") == "+pids")
+    }
+
+    @Test func keyedFilesParse() {
+        let values = Cgroup.parseKeyedValues("low 0\nhigh 3\nmax 12\noom 1\noom_kill 1\n")
+        #expect(values == ["low": 0, "high": 3, "max": 12, "oom": 1, "oom_kill": 1])
+    }
+
+    @Test func removeDeletesOnlyTheAncestorsItCreated() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.path + "/kept/made/leaf", withIntermediateDirectories: true)
+        // No cgroup.events in a plain directory: the cgroup counts as empty.
+        try Cgroup(root: dir.path, path: "kept/made/leaf").remove(createdAncestors: 1)
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/kept/made"))
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/kept"))
+    }
+}
+
+/// Runs on the host's controller-less cgroup2 mount and again in the VM: grouping and killing
+/// need no controllers.
+@Suite struct CgroupIntegrationTests {
+    @Test func processStartsInsideTheCgroupAndKillAllEmptiesIt() throws {
+        let mount = try #require(Cgroup.hostMount(), "no cgroup2 mount on this machine")
+        let cgroup = Cgroup(root: mount, path: uniqueName("berth-test"))
+        try cgroup.create()
+        defer { try? cgroup.remove() }
+        let fd = try cgroup.open()
+        defer { fd.close() }
+        let pid = try Linux.Process.spawn(path: "/bin/sleep", arguments: ["sleep", "30"], environment: [], cgroup: fd)
+        #expect(cgroup.processes() == [pid])
+        #expect(cgroup.isPopulated)
+        try cgroup.killAll()
+        #expect(try Linux.Process.wait(pid) == .signaled(SIGKILL))
+        try cgroup.remove()
+        #expect(!cgroup.exists)
+    }
+}
