@@ -25,7 +25,7 @@ public struct FileDescriptor: Hashable, Sendable {
         var result: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
         while true {
-            let count = try sysSize("read") { buffer.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress, $0.count) } }
+            let count = try sys("read") { buffer.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress, $0.count) } }
             if count == 0 { return result }
             result.append(contentsOf: buffer[0..<count])
             if result.count > limit { throw BerthError(.system, "read: file larger than \(limit) bytes") }
@@ -35,7 +35,7 @@ public struct FileDescriptor: Hashable, Sendable {
     /// One read(2) of at most `count` bytes; empty at end of file.
     public func read(upTo count: Int) throws(BerthError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
-        let got = try sysSize("read") { buffer.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress, $0.count) } }
+        let got = try sys("read") { buffer.withUnsafeMutableBytes { Glibc.read(rawValue, $0.baseAddress, $0.count) } }
         buffer.removeSubrange(got...)
         return buffer
     }
@@ -45,7 +45,7 @@ public struct FileDescriptor: Hashable, Sendable {
         let array = Array(bytes)
         var offset = 0
         while offset < array.count {
-            let written = try sysSize("write") {
+            let written = try sys("write") {
                 array.withUnsafeBytes { Glibc.write(rawValue, $0.baseAddress! + offset, $0.count - offset) }
             }
             offset += written

@@ -20,7 +20,7 @@ public enum Files {
         let fd = try FileDescriptor.open(path, O_WRONLY | O_TRUNC, relativeTo: dir)
         defer { fd.close() }
         let bytes = Array(text.utf8)
-        let written = try sysSize("write", path) { bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress, $0.count) } }
+        let written = try sys("write", path) { bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress, $0.count) } }
         if written != bytes.count { throw BerthError(.system, "write \(path): short write") }
     }
 

@@ -42,7 +42,7 @@ public struct Procfs: Sendable {
         defer { fd.close() }
         let bytes = Array(value.utf8)
         do throws(BerthError) {
-            let written = try sysSize("write") { bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress, $0.count) } }
+            let written = try sys("write") { bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress, $0.count) } }
             if written != bytes.count { throw BerthError(.system, "short write") }
         } catch {
             throw error.prefixed("write /proc/\(relativePath)")
