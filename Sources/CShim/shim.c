@@ -6,9 +6,11 @@
 #include <linux/sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/resource.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
@@ -120,6 +122,8 @@ int berth_fcntl_int(int fd, int cmd, int arg) { return fcntl(fd, cmd, arg); }
 
 int berth_ioctl_int(int fd, unsigned long request, int arg) { return ioctl(fd, request, arg); }
 
+int berth_flock(int fd, int operation) { return flock(fd, operation); }
+
 int berth_dup3(int oldfd, int newfd, int flags) { return dup3(oldfd, newfd, flags); }
 
 int berth_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
@@ -136,6 +140,10 @@ long berth_fstatfs_type(int fd) {
     return (long)info.f_type;
 }
 
+int berth_setresuid(uid_t ruid, uid_t euid, uid_t suid) { return setresuid(ruid, euid, suid); }
+
+int berth_setresgid(gid_t rgid, gid_t egid, gid_t sgid) { return setresgid(rgid, egid, sgid); }
+
 int berth_setns(int fd, int nstype) { return setns(fd, nstype); }
 
 int berth_unshare(int flags) { return unshare(flags); }
@@ -143,6 +151,30 @@ int berth_unshare(int flags) { return unshare(flags); }
 int berth_prlimit(int resource, uint64_t soft, uint64_t hard) {
     struct rlimit limit = {soft, hard};
     return prlimit(0, resource, &limit, NULL);
+}
+
+int berth_forwarding_signalfd(void) {
+    sigset_t set;
+    sigfillset(&set);
+    sigdelset(&set, SIGSEGV);
+    sigdelset(&set, SIGBUS);
+    sigdelset(&set, SIGFPE);
+    sigdelset(&set, SIGILL);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int berth_read_signalfd(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t got = read(fd, &info, sizeof(info));
+    if (got != (ssize_t)sizeof(info)) return 0;
+    return (int)info.ssi_signo;
+}
+
+void berth_unblock_all_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigprocmask(SIG_SETMASK, &set, NULL);
 }
 
 int berth_errno(void) { return errno; }

@@ -1,1 +1,4 @@
-print("berth")
+import BerthCLI
+import Glibc
+
+exit(Berth.main(Array(CommandLine.arguments.dropFirst())))

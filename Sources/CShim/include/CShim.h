@@ -35,12 +35,15 @@ int berth_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned lon
 int berth_fcntl_int(int fd, int cmd, int arg);
 int berth_ioctl_int(int fd, unsigned long request, int arg);
 
+int berth_flock(int fd, int operation);
 int berth_dup3(int oldfd, int newfd, int flags);
 int berth_pipe2(int fds[2], int flags);
 /// statfs(2)'s f_flags (the ST_* mount flags) of `path`, or -1.
 long berth_statfs_flags(const char *path);
 /// fstatfs(2)'s f_type (the filesystem magic) of `fd`, or -1.
 long berth_fstatfs_type(int fd);
+int berth_setresuid(uid_t ruid, uid_t euid, uid_t suid);
+int berth_setresgid(gid_t rgid, gid_t egid, gid_t sgid);
 int berth_setns(int fd, int nstype);
 int berth_unshare(int flags);
 int berth_prlimit(int resource, uint64_t soft, uint64_t hard);
@@ -48,6 +51,14 @@ int berth_prlimit(int resource, uint64_t soft, uint64_t hard);
 /// Flags glibc hides behind _GNU_SOURCE, which Swift's Glibc module does not define.
 static const int BERTH_O_PATH = 010000000;
 static const int BERTH_O_TMPFILE = 020200000;
+
+/// Blocks every signal a foreground runtime forwards (all but SIGKILL, SIGSTOP and the
+/// synchronous faults) and returns a signalfd that receives them, or -1.
+int berth_forwarding_signalfd(void);
+/// Reads one signal number from a signalfd; 0 when none is pending.
+int berth_read_signalfd(int fd);
+/// Unblocks every signal, for a child about to exec.
+void berth_unblock_all_signals(void);
 
 /// The value of errno, for Swift callers that cannot read the TLS macro portably.
 int berth_errno(void);

@@ -2,7 +2,7 @@ import CShim
 import Glibc
 
 /// mount(2), umount2(2), pivot_root(2) and the new mount API.
-public enum Mount {
+public enum Mounts {
     /// mount(2). `target` is usually `/proc/self/fd/N` of a descriptor opened inside the rootfs,
     /// so the kernel mounts on exactly the object that was checked.
     public static func mount(source: String?, target: String, type: String?, flags: MountFlags, data: String? = nil, describing name: String? = nil) throws(BerthError) {

@@ -2,7 +2,7 @@ import CShim
 import Glibc
 
 /// Process creation, waiting and signalling.
-public enum Process {
+public enum ProcessControl {
     /// clone3(2) as a fork: returns 0 in the child and the child's pid in the parent.
     /// `cgroup` places the child in that cgroup before it runs; `namespaces` are the clone flags.
     public static func clone(namespaces: UInt64 = 0, cgroup: FileDescriptor? = nil) throws(BerthError) -> (pid: pid_t, pidfd: FileDescriptor?) {
@@ -65,16 +65,25 @@ public enum Process {
 
     /// Starts `path` as a child process, in `cgroup` when given. Everything the child needs is
     /// prepared before clone, so the child only calls execve: safe in a threaded parent.
-    public static func spawn(path: String, arguments: [String], environment: [String], cgroup: FileDescriptor? = nil) throws(BerthError) -> pid_t {
+    /// `standardInput` replaces the child's stdin when given.
+    public static func spawn(path: String, arguments: [String], environment: [String], cgroup: FileDescriptor? = nil, standardInput: FileDescriptor? = nil) throws(BerthError) -> (pid: pid_t, pidfd: FileDescriptor?) {
         let argv = cStrings(arguments)
         let envp = cStrings(environment)
         defer { freeCStrings(argv, count: arguments.count); freeCStrings(envp, count: environment.count) }
-        let (pid, _) = try clone(cgroup: cgroup)
-        if pid == 0 {
+        let child = try clone(cgroup: cgroup)
+        if child.pid == 0 {
+            if let standardInput { _ = berth_dup3(standardInput.rawValue, 0, 0) }
             Glibc.execve(path, argv, envp)
             Glibc._exit(127)
         }
-        return pid
+        return child
+    }
+
+    /// Waits up to `milliseconds` for the process behind `pidfd` to end (poll(2) on the pidfd).
+    /// Returns false on timeout.
+    public static func waitReadable(_ fd: FileDescriptor, milliseconds: Int32) throws(BerthError) -> Bool {
+        var entry = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
+        return try sys("poll") { Glibc.poll(&entry, 1, milliseconds) } > 0
     }
 
     static func freeCStrings(_ array: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, count: Int) {
@@ -119,6 +128,12 @@ public enum Process {
         return nil
     }
 
+    /// True when `pid` has exited but is not yet reaped.
+    public static func isZombie(_ pid: pid_t) -> Bool {
+        guard let stat = try? Files.readString("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(after: close)...].dropFirst().first == "Z"
+    }
+
     /// The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat): with
     /// the pid it names one process across pid reuse.
     public static func startTime(_ pid: pid_t) -> UInt64? {
@@ -129,4 +144,13 @@ public enum Process {
         guard fields.count > 19 else { return nil }
         return UInt64(fields[19])
     }
+}
+
+/// prctl(2) options; glibc defines them as macros Swift does not import.
+public enum Prctl {
+    public static let setParentDeathSignal: Int32 = 1
+    public static let setDumpable: Int32 = 4
+    public static let setKeepCapabilities: Int32 = 8
+    public static let setChildSubreaper: Int32 = 36
+    public static let setNoNewPrivileges: Int32 = 38
 }

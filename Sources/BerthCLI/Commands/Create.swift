@@ -1,0 +1,56 @@
+import Glibc
+import Linux
+import OCI
+import Runtime
+
+/// `berth create [--bundle DIR] [--pid-file F] [--no-pivot] [--preserve-fds N] ID`.
+enum CreateCommand {
+    static let valued = ["bundle": "bundle", "b": "bundle", "pid-file": "pid-file", "preserve-fds": "preserve-fds",
+                         "console-socket": "console-socket"]
+    static let booleans = ["no-pivot": "no-pivot", "no-new-keyring": "no-new-keyring"]
+
+    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
+        let parsed = try Arguments(arguments, valued: valued, booleans: booleans)
+        let launcher = try makeLauncher(parsed, globals, command: "create")
+        _ = try launcher.create()
+        return 0
+    }
+
+    /// Reads and validates the bundle into a launcher; shared with `run`.
+    static func makeLauncher(_ parsed: Arguments, _ globals: GlobalOptions, command: String) throws(BerthError) -> Launcher {
+        let id = try parsed.containerID(command: command)
+        try ContainerID.validate(id)
+        if parsed.value("console-socket") != nil {
+            throw BerthError(.unsupported, "flag --console-socket: terminals are not supported by this version of berth yet")
+        }
+        let bundle = try absoluteBundle(parsed.value("bundle") ?? ".")
+        let configPath = bundle + "/config.json"
+        let bytes: [UInt8]
+        do { bytes = try Files.read(configPath) } catch { throw error.prefixed("bundle") }
+        let spec: Spec
+        do { spec = try decodeJSON(Spec.self, from: bytes) } catch { throw BerthError(.invalidConfig, "\(configPath): \(error)") }
+        let plan: LaunchPlan
+        do { plan = try LaunchPlan(spec: spec, id: id, bundle: bundle, usePivotRoot: !parsed.flag("no-pivot")) } catch {
+            throw error.prefixed(configPath)
+        }
+        var launcher = Launcher(store: globals.store, plan: plan, configBytes: bytes)
+        launcher.preserveFDs = try parsed.integer("preserve-fds", flag: "--preserve-fds") ?? 0
+        launcher.pidFile = try parsed.value("pid-file").map { (path) throws(BerthError) in try absolutePath(path) }
+        return launcher
+    }
+
+    static func absoluteBundle(_ path: String) throws(BerthError) -> String {
+        let absolute = try absolutePath(path)
+        guard Files.isDirectory(absolute) else { throw BerthError(.invalidArgument, "bundle \(absolute): not a directory") }
+        return absolute
+    }
+}
+
+/// `path` made absolute against the working directory.
+func absolutePath(_ path: String) throws(BerthError) -> String {
+    if path.hasPrefix("/") { return path }
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard Glibc.getcwd(&buffer, buffer.count) != nil else { throw BerthError(.system, "getcwd", errno: Glibc.errno) }
+    let cwd = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return path == "." ? cwd : cwd + "/" + path
+}

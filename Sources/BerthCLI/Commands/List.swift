@@ -1,0 +1,39 @@
+import Linux
+import OCI
+import Runtime
+
+/// `berth list [--format table|json] [--quiet]`.
+enum ListCommand {
+    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
+        let parsed = try Arguments(arguments, valued: ["format": "format", "f": "format"], booleans: ["quiet": "quiet", "q": "quiet"])
+        guard parsed.positionals.isEmpty else { throw BerthError(.invalidArgument, "list: takes no arguments") }
+        let format = parsed.value("format") ?? "table"
+        guard format == "table" || format == "json" else { throw BerthError(.invalidArgument, "flag --format: \"\(format)\" is not table or json") }
+        let containers = Containers(store: globals.store).list()
+        var output = ""
+        if parsed.flag("quiet") {
+            output = containers.map { $0.id + "\n" }.joined()
+        } else if format == "json" {
+            let entries: [JSONValue] = containers.map { entry in
+                .object([("ociVersion", .string(Spec.version)), ("id", .string(entry.id)),
+                         ("pid", .number(JSONNumber(Int64(entry.status == .stopped ? 0 : entry.record?.pid ?? 0)))),
+                         ("status", .string(entry.status.rawValue)), ("bundle", .string(entry.record?.bundle ?? "")),
+                         ("rootfs", .string(entry.record?.rootfs ?? "")), ("created", .string(entry.record?.created ?? "")),
+                         ("owner", .string("root"))])
+            }
+            output = JSONValue.array(entries).serialized() + "\n"
+        } else {
+            var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
+            for entry in containers {
+                rows.append([entry.id, String(entry.status == .stopped ? 0 : entry.record?.pid ?? 0), entry.status.rawValue,
+                             entry.record?.bundle ?? "", entry.record?.created ?? "", "root"])
+            }
+            let widths = (0..<6).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            for row in rows {
+                output += row.enumerated().map { $1 + String(repeating: " ", count: widths[$0] - $1.count) }.joined(separator: "   ") + "\n"
+            }
+        }
+        try FileDescriptor.standardOutput.writeAll(output)
+        return 0
+    }
+}

@@ -1,0 +1,176 @@
+import CShim
+import Glibc
+import Linux
+import OCI
+
+/// The container's init between clone and exec: the child side of `create`. It runs
+/// single-threaded in the new namespaces, follows the plan step by step, and either execs the
+/// container's process or reports why it could not and exits.
+struct ContainerInit {
+    let plan: LaunchPlan
+    let channel: SyncChannel
+    /// An O_PATH descriptor of the exec fifo, opened for writing only once setup is done.
+    let execFifo: FileDescriptor
+    /// Namespaces to join by path, opened before any setns changes what paths mean.
+    let joinFiles: [(kind: NamespaceKind, path: String, fd: FileDescriptor)]
+    let preserveFDs: Int32
+
+    func run() -> Never {
+        var afterReady = false
+        do {
+            let hostPid = try prepare()
+            afterReady = true
+            try finishAndExec(hostPid: hostPid)
+        } catch {
+            if afterReady {
+                // The parent is gone by now; the engine reads the container's stderr.
+                _ = try? FileDescriptor.standardError.writeAll("berth: \(error.description)\n")
+            } else {
+                try? channel.send(.failed(error.description))
+            }
+        }
+        Glibc._exit(127)
+    }
+
+    /// Everything up to `ready`: namespaces, rootfs, pivot, and checks that make a later exec
+    /// failure unlikely. Returns the init's pid as the host sees it.
+    private func prepare() throws(BerthError) -> Int32 {
+        // If `berth create` dies mid-setup, so does the half-built container. Had it died before
+        // this line, the first receive below would read end of file and fail.
+        try ProcessControl.prctl(Prctl.setParentDeathSignal, UInt(SIGKILL), describing: "PR_SET_PDEATHSIG")
+        // Not dumpable: processes in the container cannot ptrace us or open /proc/1/exe, the
+        // runtime's binary, while it is still mapped (CVE-2019-5736).
+        try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
+        // Modes in the config are exact; the process's own umask is set just before exec.
+        Glibc.umask(0)
+
+        guard case .begin(let hostPid) = try channel.receive() else { throw BerthError(.system, "create: the parent did not start the init") }
+        if plan.creates(.user) {
+            // The mappings are written by now, so root in the new user namespace exists.
+            try sys("setresgid") { berth_setresgid(0, 0, 0) }
+            try sys("setresuid") { berth_setresuid(0, 0, 0) }
+        }
+        try joinNamespaces()
+        if let hostname = plan.hostname { try sys("sethostname", hostname) { Glibc.sethostname(hostname, hostname.utf8.count) } }
+        if let domainname = plan.domainname { try sys("setdomainname", domainname) { Glibc.setdomainname(domainname, domainname.utf8.count) } }
+
+        var rootfs = try RootfsSetup(plan: plan)
+        try rootfs.prepare()
+        if plan.hooks.beforePivot {
+            try channel.send(.rootfsPrepared)
+            try channel.expect(.hooksDone)
+        }
+        // createContainer hooks run in the container's mount namespace, before pivot_root.
+        try runHooks(plan.hooks.createContainer, state: try stateJSON(pid: hostPid, status: .created))
+        try rootfs.enter()
+        // sysctls go through /proc/sys before readonlyPaths make it read-only.
+        try rootfs.writeSysctls()
+        try rootfs.maskAndProtectPaths()
+        try rootfs.finish()
+        rootfs.close()
+
+        for limit in plan.process.rlimits {
+            try Rlimit.set(limit.resource, soft: limit.soft, hard: limit.hard, name: limit.name)
+        }
+        if let adjust = plan.process.oomScoreAdj {
+            let proc = try Procfs()
+            defer { proc.close() }
+            try proc.write("self/oom_score_adj", String(adjust))
+        }
+        try checkExecutable()
+
+        try channel.send(.ready)
+        try channel.expect(.stateWritten)
+        channel.close()
+        // The container outlives `berth create` from here on.
+        try ProcessControl.prctl(Prctl.setParentDeathSignal, 0, describing: "PR_SET_PDEATHSIG")
+        return hostPid
+    }
+
+    /// From `start` to exec: wait on the fifo, run startContainer hooks, take on the process's
+    /// identity and exec.
+    private func finishAndExec(hostPid: Int32) throws(BerthError) -> Never {
+        // Opening the fifo for writing blocks until `berth start` opens it for reading.
+        let fifo = try FileDescriptor.open(execFifo.procPath, O_WRONLY)
+        try fifo.writeAll("0")
+        fifo.close()
+        execFifo.close()
+        try runHooks(plan.hooks.startContainer, state: try stateJSON(pid: hostPid, status: .running))
+        try ProcessIdentity(process: plan.process).apply()
+        try execProcess(plan.process, preserveFDs: preserveFDs)
+    }
+
+    private func joinNamespaces() throws(BerthError) {
+        // A joined user namespace comes first: it grants the rights to join or create the rest.
+        if let user = joinFiles.first(where: { $0.kind == .user }) {
+            try NamespaceKind.join(user.fd, kind: .user, path: user.path)
+            let rest = plan.newNamespaces.filter { $0 != .user && $0 != .pid && $0 != .time }
+            if !rest.isEmpty { try NamespaceKind.unshare(rest) }
+        }
+        for entry in joinFiles where entry.kind != .user {
+            try NamespaceKind.join(entry.fd, kind: entry.kind, path: entry.path)
+        }
+        for entry in joinFiles { entry.fd.close() }
+    }
+
+    private func checkExecutable() throws(BerthError) {
+        guard let command = plan.process.arguments.first else { return }
+        guard let path = ProcessControl.lookUp(command, path: plan.process.searchPath) else {
+            throw BerthError(.invalidConfig, "process.args[0]: \"\(command)\": executable file not found in $PATH")
+        }
+        if Glibc.access(path, X_OK) != 0 {
+            throw BerthError(.invalidConfig, "process.args[0]: \(path)", errno: Glibc.errno)
+        }
+        if Glibc.access(plan.process.cwd, F_OK) != 0 {
+            throw BerthError(.invalidConfig, "process.cwd: \(plan.process.cwd)", errno: Glibc.errno)
+        }
+    }
+
+    private func stateJSON(pid: Int32, status: ContainerStatus) throws(BerthError) -> String {
+        try ContainerState(id: plan.id, status: status, pid: pid, bundle: plan.bundle, annotations: plan.annotations).json()
+    }
+}
+
+/// Becoming the configured user with the configured capabilities, shared by the init and exec.
+struct ProcessIdentity {
+    let process: LaunchPlan.ProcessPlan
+
+    func apply() throws(BerthError) {
+        // The bounding set can only shrink while we still hold CAP_SETPCAP, so before setuid.
+        if let caps = process.capabilities { try Capability.limitBoundingSet(to: caps.bounding) }
+        // Keep the permitted set across setuid; the configured sets are applied right after.
+        try ProcessControl.prctl(Prctl.setKeepCapabilities, 1, describing: "PR_SET_KEEPCAPS")
+        let groups = process.additionalGids.map { gid_t($0) }
+        try sys("setgroups") { Glibc.setgroups(groups.count, groups) }
+        try sys("setresgid", "\(process.gid)") { berth_setresgid(process.gid, process.gid, process.gid) }
+        try sys("setresuid", "\(process.uid)") { berth_setresuid(process.uid, process.uid, process.uid) }
+        try ProcessControl.prctl(Prctl.setKeepCapabilities, 0, describing: "PR_SET_KEEPCAPS")
+        if let caps = process.capabilities { try Capability.apply(caps) }
+        Glibc.umask(mode_t(process.umask ?? 0o022))
+        try sys("chdir", process.cwd) { Glibc.chdir(process.cwd) }
+        // A cwd reached through a leaked descriptor would lie outside the root (CVE-2024-21626).
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard Glibc.getcwd(&buffer, buffer.count) != nil, buffer.first == CChar(UInt8(ascii: "/")) else {
+            throw BerthError(.system, "process.cwd: \(process.cwd) is outside the container's root")
+        }
+        if process.noNewPrivileges {
+            try ProcessControl.prctl(Prctl.setNoNewPrivileges, 1, describing: "PR_SET_NO_NEW_PRIVS")
+        }
+    }
+}
+
+/// Exec of the container's process: descriptors beyond stdio and the preserved ones are closed
+/// on exec, and the command is looked up in the container's PATH.
+func execProcess(_ process: LaunchPlan.ProcessPlan, preserveFDs: Int32) throws(BerthError) -> Never {
+    var keep = preserveFDs
+    if let listen = process.environment.last(where: { $0.hasPrefix("LISTEN_FDS=") }), let count = Int32(listen.dropFirst(11)) {
+        keep = max(keep, count)
+    }
+    // Nothing but stdio, LISTEN_FDS and --preserve-fds may reach the container (CVE-2024-21626).
+    ProcessControl.markCloseOnExec(from: 3 + keep)
+    guard let command = process.arguments.first else { throw BerthError(.invalidConfig, "process.args: must not be empty") }
+    guard let path = ProcessControl.lookUp(command, path: process.searchPath) else {
+        throw BerthError(.invalidConfig, "process.args[0]: \"\(command)\": executable file not found in $PATH")
+    }
+    try ProcessControl.exec(path: path, arguments: process.arguments, environment: process.environment)
+}

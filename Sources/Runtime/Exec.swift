@@ -1,0 +1,111 @@
+import CShim
+import Cgroup2
+import Glibc
+import Linux
+import OCI
+
+/// `berth exec`: an extra process in a running container, in every namespace and the cgroup of
+/// its init, with the capabilities and no_new_privs of its config unless the process says
+/// otherwise.
+public struct Exec {
+    public let store: StateStore
+    public let id: String
+    public let process: OCI.Process
+    public var preserveFDs: Int32 = 0
+    public var pidFile: String?
+
+    public init(store: StateStore, id: String, process: OCI.Process) {
+        self.store = store
+        self.id = id
+        self.process = process
+    }
+
+    /// The process as the container's config describes it, for building an exec process from
+    /// command-line flags.
+    public static func baseProcess(store: StateStore, id: String) throws(BerthError) -> OCI.Process {
+        let bytes = try Files.read(store.directory(id) + "/config.json")
+        do {
+            guard let process = try decodeJSON(Spec.self, from: bytes).process else {
+                throw BerthError(.invalidConfig, "container \"\(id)\" has no process in its config")
+            }
+            return process
+        } catch let error as BerthError {
+            throw error
+        } catch {
+            throw BerthError(.invalidConfig, "\(error)")
+        }
+    }
+
+    /// Starts the process. Returns its pid and, for waiting in the foreground, a pidfd.
+    public func start() throws(BerthError) -> (pid: pid_t, pidfd: FileDescriptor?) {
+        let plan = try LaunchPlan.processPlan(process, label: "process")
+        let record: ContainerRecord
+        do {
+            let lock = try store.lock(id)
+            defer { lock.close() }
+            guard let loaded = try store.load(id) else { throw BerthError(.invalidState, "container \"\(id)\" is still being created") }
+            let status = store.status(of: loaded, id: id)
+            guard status == .running || status == .created else {
+                throw BerthError(.invalidState, "container \"\(id)\" is \(status.rawValue): exec needs a running container")
+            }
+            record = loaded
+        }
+
+        var joins: [(kind: NamespaceKind, fd: FileDescriptor)] = []
+        defer { for join in joins { join.fd.close() } }
+        for kind in NamespaceKind.allCases where ExecNamespaces.differs(kind, pid: record.pid) {
+            joins.append((kind, try FileDescriptor.open("/proc/\(record.pid)/ns/\(kind.procName)", O_RDONLY)))
+        }
+        // pid and time namespaces apply to children of the caller only: joined here, before clone.
+        for join in joins where join.kind == .pid || join.kind == .time {
+            try NamespaceKind.join(join.fd, kind: join.kind, path: "/proc/\(record.pid)/ns/\(join.kind.procName)")
+        }
+        var cgroupFD: FileDescriptor?
+        if let location = record.cgroup { cgroupFD = try? Cgroup(root: location.root, path: location.path).open() }
+        defer { cgroupFD?.close() }
+        let errors = try makePipe()
+        let (pid, pidfd) = try ProcessControl.clone(cgroup: cgroupFD)
+        if pid == 0 {
+            errors.read.close()
+            do {
+                // Not dumpable while berth's image is still mapped in the container (CVE-2019-5736).
+                try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
+                // The user namespace first: it grants the rights to join the others.
+                for join in joins where join.kind == .user {
+                    try NamespaceKind.join(join.fd, kind: .user, path: "user")
+                }
+                for join in joins where join.kind != .user && join.kind != .pid && join.kind != .time {
+                    try NamespaceKind.join(join.fd, kind: join.kind, path: join.kind.procName)
+                }
+                for limit in plan.rlimits { try Rlimit.set(limit.resource, soft: limit.soft, hard: limit.hard, name: limit.name) }
+                try ProcessIdentity(process: plan).apply()
+                berth_unblock_all_signals()
+                try execProcess(plan, preserveFDs: preserveFDs)
+            } catch {
+                try? errors.write.writeAll(error.description)
+            }
+            Glibc._exit(127)
+        }
+        errors.write.close()
+        defer { errors.read.close() }
+        // Close-on-exec makes a successful exec read as end of file.
+        let message = (try? errors.read.readAll()) ?? []
+        if !message.isEmpty {
+            _ = try? ProcessControl.wait(pid)
+            pidfd?.close()
+            throw BerthError(.system, String(decoding: message, as: UTF8.self))
+        }
+        if let pidFile { try Files.writeAtomically(pidFile, Array(String(pid).utf8), mode: 0o644) }
+        return (pid, pidfd)
+    }
+}
+
+enum ExecNamespaces {
+    /// True when `pid` is in another namespace of this kind than we are.
+    static func differs(_ kind: NamespaceKind, pid: pid_t) -> Bool {
+        var theirs = Glibc.stat(), ours = Glibc.stat()
+        guard Glibc.fstatat(AT_FDCWD, "/proc/\(pid)/ns/\(kind.procName)", &theirs, 0) == 0 else { return false }
+        guard Glibc.fstatat(AT_FDCWD, "/proc/self/ns/\(kind.procName)", &ours, 0) == 0 else { return true }
+        return theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev
+    }
+}

@@ -1,0 +1,129 @@
+import Linux
+
+/// Everything `create` will do, decided and checked before the first side effect. Built from a
+/// parsed config.json by `LaunchPlan(spec:...)`; the launcher and the init only follow it.
+public struct LaunchPlan: Sendable {
+    public struct IDMapping: Equatable, Sendable {
+        public var containerID: UInt32
+        public var hostID: UInt32
+        public var size: UInt32
+        public var line: String { "\(containerID) \(hostID) \(size)\n" }
+    }
+
+    public struct MountStep: Equatable, Sendable {
+        /// The config.json path of this mount, for error messages.
+        public var label: String
+        public var destination: String
+        public var type: String?
+        public var source: String?
+        public var options: MountOptions
+        public var isBind: Bool { options.isBind }
+    }
+
+    public struct DeviceNode: Equatable, Sendable {
+        public var label: String
+        public var path: String
+        /// S_IFCHR, S_IFBLK or S_IFIFO.
+        public var fileType: UInt32
+        public var major: Int64
+        public var minor: Int64
+        public var mode: UInt32
+        public var uid: UInt32
+        public var gid: UInt32
+    }
+
+    public struct Rlimit: Equatable, Sendable {
+        public var name: String
+        public var resource: Int32
+        public var soft: UInt64
+        public var hard: UInt64
+    }
+
+    public struct ProcessPlan: Sendable {
+        public var arguments: [String]
+        public var environment: [String]
+        public var cwd: String
+        public var uid: UInt32
+        public var gid: UInt32
+        public var additionalGids: [UInt32]
+        public var umask: UInt32?
+        /// nil keeps the capabilities the process has (no `capabilities` object in the config).
+        public var capabilities: Capability.Sets?
+        public var rlimits: [Rlimit]
+        public var noNewPrivileges: Bool
+        public var oomScoreAdj: Int?
+
+        /// PATH from the process environment, for looking up `arguments[0]`.
+        public var searchPath: String? {
+            environment.last(where: { $0.hasPrefix("PATH=") }).map { String($0.dropFirst(5)) }
+        }
+    }
+
+    public struct HookSet: Sendable {
+        public var prestart: [HookCommand] = []
+        public var createRuntime: [HookCommand] = []
+        public var createContainer: [HookCommand] = []
+        public var startContainer: [HookCommand] = []
+        public var poststart: [HookCommand] = []
+        public var poststop: [HookCommand] = []
+        public var beforePivot: Bool { !prestart.isEmpty || !createRuntime.isEmpty }
+    }
+
+    public var id: String
+    public var bundle: String
+    public var rootfs: String
+    public var rootReadonly: Bool
+    /// Namespaces made new by clone3 in the order the init needs them.
+    public var newNamespaces: [NamespaceKind]
+    /// Namespaces joined by path.
+    public var joinedNamespaces: [(kind: NamespaceKind, path: String)]
+    public var uidMappings: [IDMapping]
+    public var gidMappings: [IDMapping]
+    public var hostname: String?
+    public var domainname: String?
+    public var rootPropagation: MountFlags
+    public var mounts: [MountStep]
+    public var devices: [DeviceNode]
+    public var maskedPaths: [String]
+    public var readonlyPaths: [String]
+    public var sysctls: [(name: String, value: String)]
+    public var process: ProcessPlan
+    public var hooks: HookSet
+    /// Relative to the cgroup2 mount.
+    public var cgroupPath: String
+    public var annotations: [String: String]
+    public var usePivotRoot: Bool
+
+    public func creates(_ kind: NamespaceKind) -> Bool { newNamespaces.contains(kind) }
+    public func joins(_ kind: NamespaceKind) -> String? { joinedNamespaces.first(where: { $0.kind == kind })?.path }
+    public var hasOwnMountNamespace: Bool { creates(.mount) || joins(.mount) != nil }
+}
+
+/// The nodes every container gets in /dev, as runc and crun create them.
+let defaultDevices: [(String, Int64, Int64)] = [
+    ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8), ("/dev/urandom", 1, 9), ("/dev/tty", 5, 0),
+]
+
+/// Path helpers for plan validation.
+enum PathRules {
+    /// Joins `path` to `base` unless it is absolute, and drops `.` and empty components.
+    static func absolute(_ path: String, relativeTo base: String) -> String {
+        let joined = path.hasPrefix("/") ? path : base + "/" + path
+        var parts: [Substring] = []
+        for part in joined.split(separator: "/") where part != "." {
+            if part == ".." { if !parts.isEmpty { parts.removeLast() } } else { parts.append(part) }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// A clean absolute path inside the container: absolute and free of `..`, so that it cannot
+    /// name anything above the rootfs even before the kernel resolves it.
+    static func containerPath(_ path: String, label: String) throws(BerthError) -> String {
+        guard path.hasPrefix("/") else { throw BerthError(.invalidConfig, "\(label): \"\(path)\" must be an absolute path") }
+        if path.split(separator: "/").contains("..") {
+            throw BerthError(.invalidConfig, "\(label): \"\(path)\" may not contain \"..\"")
+        }
+        return absolute(path, relativeTo: "/")
+    }
+}

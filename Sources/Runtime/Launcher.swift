@@ -1,0 +1,160 @@
+import CShim
+import Cgroup2
+import Glibc
+import Linux
+import OCI
+
+/// The parent side of `create`: state directory, cgroup, clone3 into both, id mappings, hooks
+/// in the runtime namespace, then the state record. On any failure everything made so far is
+/// undone: the init is killed, the cgroup and the state directory removed.
+public struct Launcher {
+    public let store: StateStore
+    public let plan: LaunchPlan
+    /// The raw config.json, kept in the state directory for `exec`.
+    public let configBytes: [UInt8]
+    public var preserveFDs: Int32 = 0
+    public var pidFile: String?
+
+    public init(store: StateStore, plan: LaunchPlan, configBytes: [UInt8]) {
+        self.store = store
+        self.plan = plan
+        self.configBytes = configBytes
+    }
+
+    /// A created container whose init waits on the exec fifo.
+    public struct Created {
+        public var record: ContainerRecord
+        /// A pidfd for the init; only the process that cloned it can also wait for it.
+        public var pidfd: FileDescriptor?
+    }
+
+    public func create() throws(BerthError) -> Created {
+        let lock = try store.create(plan.id)
+        defer { lock.close() }
+        var record = ContainerRecord(id: plan.id, bundle: plan.bundle, rootfs: plan.rootfs, pid: 0, pidStartTime: 0,
+                                     created: timestampNow(), started: false, cgroupRoot: nil, cgroupPath: nil,
+                                     cgroupCreated: 0, annotations: plan.annotations,
+                                     poststop: plan.hooks.poststop.map(ContainerRecord.StoredHook.init))
+        var cgroup: Cgroup?
+        do throws(BerthError) {
+            try Files.writeAtomically(store.directory(plan.id) + "/config.json", configBytes)
+            if let mount = Cgroup.hostMount() {
+                let group = Cgroup(root: mount, path: plan.cgroupPath)
+                record.cgroupRoot = mount
+                record.cgroupPath = plan.cgroupPath
+                // Recorded before the cgroup exists, so `delete --force` finds it whatever happens next.
+                try store.save(record)
+                if group.exists && !group.processes().isEmpty {
+                    throw BerthError(.invalidConfig, "linux.cgroupsPath: cgroup \(group.directory) is in use")
+                }
+                record.cgroupCreated = try group.create()
+                cgroup = group
+                try store.save(record)
+            }
+            try sys("mkfifo", store.fifoPath(plan.id)) { Glibc.mkfifo(store.fifoPath(plan.id), 0o600) }
+            return try launch(cgroup: cgroup, record: &record, lock: lock)
+        } catch {
+            // `launch` records the init's pid as soon as it exists.
+            if record.pid > 0 { Glibc.kill(record.pid, SIGKILL); _ = try? ProcessControl.wait(record.pid) }
+            try? cgroup?.remove(createdAncestors: record.cgroupCreated - 1)
+            store.remove(plan.id)
+            throw error
+        }
+    }
+
+    private func launch(cgroup: Cgroup?, record: inout ContainerRecord, lock: FileDescriptor) throws(BerthError) -> Created {
+        let fifo = try FileDescriptor.open(store.fifoPath(plan.id), BERTH_O_PATH)
+        defer { fifo.close() }
+        let (parentEnd, childEnd) = try makeSocketPair()
+        let channel = SyncChannel(parentEnd)
+        defer { channel.close() }
+        let cgroupFD = try cgroup?.open()
+        defer { cgroupFD?.close() }
+
+        // Namespaces whose setns or unshare only affects children are entered here, before clone.
+        var joinFiles: [(kind: NamespaceKind, path: String, fd: FileDescriptor)] = []
+        for (kind, path) in plan.joinedNamespaces {
+            let fd = try FileDescriptor.open(path, O_RDONLY)
+            if kind == .pid || kind == .time {
+                defer { fd.close() }
+                try NamespaceKind.join(fd, kind: kind, path: path)
+            } else {
+                joinFiles.append((kind, path, fd))
+            }
+        }
+        if plan.creates(.time) { try NamespaceKind.unshare([.time]) }
+        var cloneFlags: UInt64 = 0
+        // With a joined user namespace the init joins it first and unshares the rest itself.
+        if plan.joins(.user) == nil {
+            for kind in plan.newNamespaces where kind != .time { cloneFlags |= kind.cloneFlag }
+        }
+
+        let (pid, pidfd) = try ProcessControl.clone(namespaces: cloneFlags, cgroup: cgroupFD)
+        if pid == 0 {
+            // flock belongs to the open file, which the child shares: holding it would keep the
+            // container locked against `start` for as long as the init lives.
+            lock.close()
+            parentEnd.close()
+            ContainerInit(plan: plan, channel: SyncChannel(childEnd), execFifo: fifo, joinFiles: joinFiles,
+                          preserveFDs: preserveFDs).run()
+        }
+        childEnd.close()
+        for entry in joinFiles { entry.fd.close() }
+        record.pid = pid
+        record.pidStartTime = ProcessControl.startTime(pid) ?? 0
+        do {
+            try store.save(record)
+            if plan.creates(.user) { try writeMappings(pid: pid) }
+            try channel.send(.begin(pid: pid))
+            if plan.hooks.beforePivot {
+                try channel.expect(.rootfsPrepared)
+                let state = try ContainerState(id: plan.id, status: .creating, pid: pid, bundle: plan.bundle, annotations: plan.annotations).json()
+                try runHooks(plan.hooks.prestart, state: state)
+                try runHooks(plan.hooks.createRuntime, state: state)
+                try channel.send(.hooksDone)
+            }
+            try channel.expect(.ready)
+            try store.save(record)
+            if let pidFile { try Files.writeAtomically(pidFile, Array(String(pid).utf8), mode: 0o644) }
+            try channel.send(.stateWritten)
+        } catch {
+            pidfd?.close()
+            throw error
+        }
+        return Created(record: record, pidfd: pidfd)
+    }
+
+    /// uid_map and gid_map through a verified procfs (CVE-2025-52881). As root in the initial
+    /// user namespace we may map any range, so setgroups stays allowed.
+    private func writeMappings(pid: pid_t) throws(BerthError) {
+        let proc = try Procfs()
+        defer { proc.close() }
+        try proc.write("\(pid)/uid_map", plan.uidMappings.map(\.line).joined())
+        try proc.write("\(pid)/gid_map", plan.gidMappings.map(\.line).joined())
+    }
+}
+
+extension ContainerRecord.StoredHook {
+    init(_ hook: HookCommand) {
+        self.init(label: hook.label, path: hook.path, args: hook.arguments, env: hook.environment, timeout: hook.timeoutSeconds)
+    }
+
+    var command: HookCommand {
+        HookCommand(label: label, path: path, arguments: args, environment: env, timeoutSeconds: timeout)
+    }
+}
+
+/// RFC 3339 UTC time with nanoseconds, as runc writes `created`.
+public func timestampNow() -> String {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    var seconds = now.tv_sec
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    func pad(_ value: Int32, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+    let nanos = String(now.tv_nsec)
+    return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(String(repeating: "0", count: 9 - nanos.count) + nanos)Z"
+}

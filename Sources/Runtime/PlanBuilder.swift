@@ -1,0 +1,248 @@
+import Cgroup2
+import Glibc
+import Linux
+import OCI
+
+extension LaunchPlan {
+    /// Validates a decoded config.json into a plan. Every error names the JSON path of the field
+    /// at fault, and nothing on the system is touched.
+    public init(spec: Spec, id: String, bundle: String, usePivotRoot: Bool = true) throws(BerthError) {
+        try ContainerID.validate(id)
+        guard let process = spec.process else { throw BerthError(.invalidConfig, "process: missing, but berth needs a process to run") }
+        guard let root = spec.root else { throw BerthError(.invalidConfig, "root: missing") }
+        let linux = spec.linux ?? LinuxConfig()
+
+        self.id = id
+        self.bundle = bundle
+        rootfs = PathRules.absolute(root.path, relativeTo: bundle)
+        guard Files.isDirectory(rootfs) else { throw BerthError(.invalidConfig, "root.path: \(rootfs) is not a directory") }
+        rootReadonly = root.readonly ?? false
+        self.usePivotRoot = usePivotRoot
+        annotations = spec.annotations ?? [:]
+
+        (newNamespaces, joinedNamespaces) = try LaunchPlan.namespaces(linux)
+        if !newNamespaces.contains(.mount) && !joinedNamespaces.contains(where: { $0.kind == .mount }) {
+            throw BerthError(.invalidConfig, "linux.namespaces: a mount namespace is required")
+        }
+        if joinedNamespaces.contains(where: { $0.kind == .user }) && newNamespaces.contains(.pid) {
+            throw BerthError(.invalidConfig, "linux.namespaces: joining a user namespace by path together with a new pid namespace is not supported")
+        }
+        uidMappings = try LaunchPlan.mappings(linux.uidMappings, label: "linux.uidMappings")
+        gidMappings = try LaunchPlan.mappings(linux.gidMappings, label: "linux.gidMappings")
+        if newNamespaces.contains(.user) && (uidMappings.isEmpty || gidMappings.isEmpty) {
+            throw BerthError(.invalidConfig, "linux.uidMappings: a new user namespace needs uid and gid mappings")
+        }
+        if !newNamespaces.contains(.user) && !(uidMappings.isEmpty && gidMappings.isEmpty) {
+            throw BerthError(.invalidConfig, "linux.uidMappings: mappings need a new user namespace")
+        }
+
+        hostname = spec.hostname.flatMap { $0.isEmpty ? nil : $0 }
+        domainname = spec.domainname.flatMap { $0.isEmpty ? nil : $0 }
+        if hostname != nil && !newNamespaces.contains(.uts) {
+            throw BerthError(.invalidConfig, "hostname: setting it needs a new uts namespace")
+        }
+        if domainname != nil && !newNamespaces.contains(.uts) {
+            throw BerthError(.invalidConfig, "domainname: setting it needs a new uts namespace")
+        }
+
+        if let propagation = linux.rootfsPropagation, !propagation.isEmpty {
+            guard let flags = MountOptions.propagation(named: propagation) else {
+                throw BerthError(.invalidConfig, "linux.rootfsPropagation: unknown propagation \"\(propagation)\"")
+            }
+            rootPropagation = flags
+        } else {
+            rootPropagation = [.slave, .recursive]
+        }
+
+        mounts = try (spec.mounts ?? []).enumerated().map { (index, mount) throws(BerthError) in
+            try LaunchPlan.mountStep(mount, label: "mounts[\(index)]", bundle: bundle)
+        }
+        devices = try LaunchPlan.devices(linux.devices ?? [])
+        maskedPaths = try (linux.maskedPaths ?? []).enumerated().map { (index, path) throws(BerthError) in
+            try PathRules.containerPath(path, label: "linux.maskedPaths[\(index)]")
+        }
+        readonlyPaths = try (linux.readonlyPaths ?? []).enumerated().map { (index, path) throws(BerthError) in
+            try PathRules.containerPath(path, label: "linux.readonlyPaths[\(index)]")
+        }
+        sysctls = try (linux.sysctl ?? [:]).sorted(by: { $0.key < $1.key }).map { (name, value) throws(BerthError) in
+            if name.isEmpty || name.contains("/") || name.split(separator: ".", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0 == ".." }) {
+                throw BerthError(.invalidConfig, "linux.sysctl: invalid name \"\(name)\"")
+            }
+            return (name, value)
+        }
+
+        self.process = try LaunchPlan.processPlan(process, label: "process")
+        hooks = try LaunchPlan.hookSet(spec.hooks)
+
+        if let resources = linux.resources, let field = try LaunchPlan.firstLimit(in: resources) {
+            throw BerthError(.unsupported, "linux.resources.\(field): cgroup limits are not supported by this version of berth yet")
+        }
+        if let path = linux.cgroupsPath, !path.isEmpty {
+            cgroupPath = try Cgroup.normalize(cgroupsPath: path)
+        } else {
+            cgroupPath = "berth/" + id
+        }
+    }
+
+    static func namespaces(_ linux: LinuxConfig) throws(BerthError) -> ([NamespaceKind], [(kind: NamespaceKind, path: String)]) {
+        var new: [NamespaceKind] = []
+        var joined: [(kind: NamespaceKind, path: String)] = []
+        var seen: Set<NamespaceKind> = []
+        for (index, namespace) in (linux.namespaces ?? []).enumerated() {
+            let label = "linux.namespaces[\(index)]"
+            guard let kind = NamespaceKind(rawValue: namespace.type.rawValue) else {
+                throw BerthError(.invalidConfig, "\(label).type: unknown namespace \"\(namespace.type.rawValue)\"")
+            }
+            guard seen.insert(kind).inserted else { throw BerthError(.invalidConfig, "\(label).type: namespace \"\(kind.rawValue)\" appears twice") }
+            if let path = namespace.path, !path.isEmpty {
+                guard path.hasPrefix("/") else { throw BerthError(.invalidConfig, "\(label).path: \"\(path)\" must be an absolute path") }
+                guard Files.exists(path) else { throw BerthError(.invalidConfig, "\(label).path: \(path) does not exist") }
+                joined.append((kind, path))
+            } else {
+                new.append(kind)
+            }
+        }
+        return (new, joined)
+    }
+
+    static func mappings(_ list: [LinuxIDMapping]?, label: String) throws(BerthError) -> [IDMapping] {
+        try (list ?? []).enumerated().map { (index, mapping) throws(BerthError) in
+            if mapping.size == 0 { throw BerthError(.invalidConfig, "\(label)[\(index)].size: must be at least 1") }
+            if UInt64(mapping.containerID) + UInt64(mapping.size) > UInt64(UInt32.max) + 1 || UInt64(mapping.hostID) + UInt64(mapping.size) > UInt64(UInt32.max) + 1 {
+                throw BerthError(.invalidConfig, "\(label)[\(index)]: range overflows 32-bit ids")
+            }
+            return IDMapping(containerID: mapping.containerID, hostID: mapping.hostID, size: mapping.size)
+        }
+    }
+
+    static func mountStep(_ mount: OCI.Mount, label: String, bundle: String) throws(BerthError) -> MountStep {
+        let destination = try PathRules.containerPath(mount.destination, label: "\(label).destination")
+        let options = MountOptions(parsing: mount.options ?? [])
+        var source = mount.source
+        let isBind = options.isBind || mount.type == "bind"
+        var parsed = options
+        if mount.type == "bind" && !options.isBind { parsed.flags.insert(.bind) }
+        if isBind {
+            guard let given = source, !given.isEmpty else { throw BerthError(.invalidConfig, "\(label).source: a bind mount needs a source") }
+            // Relative bind sources are relative to the bundle, as in runc.
+            let absolute = PathRules.absolute(given, relativeTo: bundle)
+            guard Files.exists(absolute) else { throw BerthError(.invalidConfig, "\(label).source: \(absolute) does not exist") }
+            source = absolute
+        } else if mount.type == nil || mount.type?.isEmpty == true {
+            throw BerthError(.invalidConfig, "\(label).type: needed for a mount that is not a bind mount")
+        }
+        return MountStep(label: label, destination: destination, type: isBind ? nil : mount.type, source: source, options: parsed)
+    }
+
+    static func devices(_ configured: [LinuxDevice]) throws(BerthError) -> [DeviceNode] {
+        var nodes: [DeviceNode] = defaultDevices.map { (path, major, minor) in
+            DeviceNode(label: "default device \(path)", path: path, fileType: UInt32(S_IFCHR), major: major, minor: minor, mode: 0o666, uid: 0, gid: 0)
+        }
+        for (index, device) in configured.enumerated() {
+            let label = "linux.devices[\(index)]"
+            let path = try PathRules.containerPath(device.path, label: "\(label).path")
+            let fileType: UInt32
+            switch device.type {
+            case .char, .unbufferedChar: fileType = UInt32(S_IFCHR)
+            case .block: fileType = UInt32(S_IFBLK)
+            case .fifo: fileType = UInt32(S_IFIFO)
+            }
+            if fileType != UInt32(S_IFIFO) && (device.major == nil || device.minor == nil) {
+                throw BerthError(.invalidConfig, "\(label): major and minor are required for device type \"\(device.type.rawValue)\"")
+            }
+            let node = DeviceNode(label: label, path: path, fileType: fileType, major: device.major ?? 0, minor: device.minor ?? 0,
+                                  mode: device.fileMode ?? 0o666, uid: device.uid ?? 0, gid: device.gid ?? 0)
+            nodes.removeAll { $0.path == path }
+            nodes.append(node)
+        }
+        return nodes
+    }
+
+    static func processPlan(_ process: OCI.Process, label: String) throws(BerthError) -> ProcessPlan {
+        let args = process.args
+        guard !args.isEmpty else { throw BerthError(.invalidConfig, "\(label).args: must name a command") }
+        if process.terminal == true {
+            throw BerthError(.unsupported, "\(label).terminal: terminals are not supported by this version of berth yet")
+        }
+        guard process.cwd.hasPrefix("/") else { throw BerthError(.invalidConfig, "\(label).cwd: \"\(process.cwd)\" must be an absolute path") }
+        for (index, variable) in (process.env ?? []).enumerated() where !variable.contains("=") || variable.hasPrefix("=") {
+            throw BerthError(.invalidConfig, "\(label).env[\(index)]: \"\(variable)\" is not KEY=VALUE")
+        }
+        var capabilities: Capability.Sets?
+        if let caps = process.capabilities {
+            func numbers(_ names: [String]?, _ set: String) throws(BerthError) -> [Int32] {
+                let last = Capability.lastCap()
+                var result: [Int32] = []
+                for (index, name) in (names ?? []).enumerated() {
+                    guard let number = Capability.number(name) else {
+                        throw BerthError(.invalidConfig, "\(label).capabilities.\(set)[\(index)]: unknown capability \"\(name)\"")
+                    }
+                    // Known to Berth but not to this kernel: skipped, as runc does.
+                    if number <= last { result.append(number) }
+                }
+                return result
+            }
+            capabilities = Capability.Sets(
+                bounding: try numbers(caps.bounding, "bounding"), effective: try numbers(caps.effective, "effective"),
+                permitted: try numbers(caps.permitted, "permitted"), inheritable: try numbers(caps.inheritable, "inheritable"),
+                ambient: try numbers(caps.ambient, "ambient"))
+        }
+        var rlimits: [Rlimit] = []
+        for (index, limit) in (process.rlimits ?? []).enumerated() {
+            guard let resource = Linux.Rlimit.resource(limit.type.rawValue) else {
+                throw BerthError(.invalidConfig, "\(label).rlimits[\(index)].type: unknown rlimit \"\(limit.type.rawValue)\"")
+            }
+            if limit.soft > limit.hard { throw BerthError(.invalidConfig, "\(label).rlimits[\(index)]: soft limit above hard limit") }
+            if rlimits.contains(where: { $0.resource == resource }) {
+                throw BerthError(.invalidConfig, "\(label).rlimits[\(index)].type: \"\(limit.type.rawValue)\" appears twice")
+            }
+            rlimits.append(Rlimit(name: limit.type.rawValue, resource: resource, soft: limit.soft, hard: limit.hard))
+        }
+        if let adjust = process.oomScoreAdj, adjust < -1000 || adjust > 1000 {
+            throw BerthError(.invalidConfig, "\(label).oomScoreAdj: \(adjust) is outside -1000...1000")
+        }
+        return ProcessPlan(arguments: args, environment: process.env ?? [], cwd: process.cwd,
+                           uid: process.user.uid, gid: process.user.gid, additionalGids: process.user.additionalGids ?? [],
+                           umask: process.user.umask, capabilities: capabilities, rlimits: rlimits,
+                           noNewPrivileges: process.noNewPrivileges ?? false, oomScoreAdj: process.oomScoreAdj)
+    }
+
+    static func hookSet(_ hooks: Hooks?) throws(BerthError) -> HookSet {
+        guard let hooks else { return HookSet() }
+        func commands(_ list: [Hook]?, _ name: String) throws(BerthError) -> [HookCommand] {
+            try (list ?? []).enumerated().map { (index, hook) throws(BerthError) in
+                let label = "hooks.\(name)[\(index)]"
+                guard hook.path.hasPrefix("/") else { throw BerthError(.invalidConfig, "\(label).path: \"\(hook.path)\" must be an absolute path") }
+                if let timeout = hook.timeout, timeout <= 0 { throw BerthError(.invalidConfig, "\(label).timeout: must be positive") }
+                return HookCommand(label: label, path: hook.path, arguments: hook.args ?? [], environment: hook.env ?? [], timeoutSeconds: hook.timeout)
+            }
+        }
+        return HookSet(prestart: try commands(hooks.prestart, "prestart"), createRuntime: try commands(hooks.createRuntime, "createRuntime"),
+                       createContainer: try commands(hooks.createContainer, "createContainer"), startContainer: try commands(hooks.startContainer, "startContainer"),
+                       poststart: try commands(hooks.poststart, "poststart"), poststop: try commands(hooks.poststop, "poststop"))
+    }
+
+    /// The JSON path (below linux.resources) of the first limit set in `resources`. Device rules
+    /// are not limits: they are accepted (see docs/architecture.md).
+    static func firstLimit(in resources: LinuxResources) throws(BerthError) -> String? {
+        let value: JSONValue
+        do { value = try encodeJSONValue(resources) } catch { throw BerthError(.invalidConfig, "linux.resources: \(error)") }
+        func walk(_ value: JSONValue, _ path: String) -> String? {
+            switch value {
+            case .null: return nil
+            case .object(let members):
+                for member in members where !(path.isEmpty && member.key == "devices") {
+                    if let found = walk(member.value, path.isEmpty ? member.key : path + "." + member.key) { return found }
+                }
+                return nil
+            case .array(let elements):
+                for (index, element) in elements.enumerated() {
+                    if let found = walk(element, "\(path)[\(index)]") { return found }
+                }
+                return nil
+            default: return path
+            }
+        }
+        return walk(value, "")
+    }
+}

@@ -1,0 +1,82 @@
+import Linux
+
+/// The parent/child protocol of `create`, over a SOCK_SEQPACKET pair: each message is one packet,
+/// so nothing needs framing. The child is single-threaded between clone and exec and only ever
+/// blocks in `receive`.
+///
+///     parent (berth create)                    child (container init)
+///     clone3(namespaces, into cgroup) ------>  [new namespaces]
+///     write uid_map/gid_map
+///     begin(host pid) ----------------------->  become root in the user namespace
+///                                               mounts, devices (rootfs still the bundle's)
+///                      <-------------------- rootfsPrepared
+///     prestart, createRuntime hooks
+///     hooksDone ----------------------------->  createContainer hooks, pivot_root, finalize
+///                      <-------------------- ready
+///     write state.json (created)
+///     stateWritten -------------------------->  drop the parent-death signal,
+///                                               block on the exec fifo until `start`
+///     any step fails   <-------------------- failed(message); the child exits
+public enum SyncMessage: Equatable, Sendable {
+    /// Sent first, once any id mappings are written; carries the init's pid as the host sees it.
+    case begin(pid: Int32)
+    case rootfsPrepared
+    case hooksDone
+    case ready
+    case stateWritten
+    case failed(String)
+
+    var encoded: [UInt8] {
+        switch self {
+        case .begin(let pid): [1] + Array(String(pid).utf8)
+        case .rootfsPrepared: [2]
+        case .hooksDone: [3]
+        case .ready: [4]
+        case .stateWritten: [5]
+        case .failed(let message): [6] + Array(message.utf8)
+        }
+    }
+
+    init?(_ bytes: [UInt8]) {
+        guard let tag = bytes.first else { return nil }
+        switch tag {
+        case 1:
+            guard let pid = Int32(String(decoding: bytes.dropFirst(), as: UTF8.self)) else { return nil }
+            self = .begin(pid: pid)
+        case 2: self = .rootfsPrepared
+        case 3: self = .hooksDone
+        case 4: self = .ready
+        case 5: self = .stateWritten
+        case 6: self = .failed(String(decoding: bytes.dropFirst(), as: UTF8.self))
+        default: return nil
+        }
+    }
+}
+
+public struct SyncChannel: Sendable {
+    public let descriptor: FileDescriptor
+
+    public init(_ descriptor: FileDescriptor) { self.descriptor = descriptor }
+
+    public func send(_ message: SyncMessage) throws(BerthError) {
+        try descriptor.writeAll(message.encoded)
+    }
+
+    /// The next message; a closed peer reads as a failure, because a healthy peer never closes
+    /// before the protocol ends.
+    public func receive() throws(BerthError) -> SyncMessage {
+        let bytes = try descriptor.read(upTo: 65536)
+        if bytes.isEmpty { return .failed("container init exited during setup") }
+        return SyncMessage(bytes) ?? .failed("garbled message from the other side of create")
+    }
+
+    /// Receives and checks that the message is `expected`, turning `failed` into an error.
+    public func expect(_ expected: SyncMessage) throws(BerthError) {
+        let message = try receive()
+        if message == expected { return }
+        if case .failed(let text) = message { throw BerthError(.system, text) }
+        throw BerthError(.system, "create: expected \(expected), got \(message)")
+    }
+
+    public func close() { descriptor.close() }
+}
