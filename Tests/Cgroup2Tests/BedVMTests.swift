@@ -23,8 +23,8 @@ import Testing
         let fd = try cgroup.open()
         defer { fd.close() }
         // dd's 64M block buffer is allocated and filled from /dev/zero, so every page is touched.
-        let pid = try Linux.Process.spawn(path: "/bin/dd", arguments: ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"], environment: [], cgroup: fd)
-        let end = try Linux.Process.wait(pid)
+        let (pid, _) = try ProcessControl.spawn(path: "/bin/dd", arguments: ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"], environment: [], cgroup: fd)
+        let end = try ProcessControl.wait(pid)
         #expect(end == .signaled(SIGKILL))
         let events = try cgroup.keyedValues("memory.events")
         #expect((events["oom_kill"] ?? 0) >= 1, "memory.events: \(events)")
@@ -39,10 +39,10 @@ import Testing
         defer { fd.close() }
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
-        let pid = try Linux.Process.spawn(path: "/bin/sh", arguments: ["sh", "-c", "while :; do :; done"], environment: [], cgroup: fd)
+        let (pid, _) = try ProcessControl.spawn(path: "/bin/sh", arguments: ["sh", "-c", "while :; do :; done"], environment: [], cgroup: fd)
         usleep(2_000_000)
         kill(pid, SIGKILL)
-        _ = try Linux.Process.wait(pid)
+        _ = try ProcessControl.wait(pid)
         var end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &end)
         let wallMicroseconds = Double(end.tv_sec - start.tv_sec) * 1e6 + Double(end.tv_nsec - start.tv_nsec) / 1e3

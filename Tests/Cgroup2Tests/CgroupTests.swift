@@ -72,11 +72,11 @@ import Testing
         defer { try? cgroup.remove() }
         let fd = try cgroup.open()
         defer { fd.close() }
-        let pid = try Linux.Process.spawn(path: "/bin/sleep", arguments: ["sleep", "30"], environment: [], cgroup: fd)
+        let (pid, _) = try ProcessControl.spawn(path: "/bin/sleep", arguments: ["sleep", "30"], environment: [], cgroup: fd)
         #expect(cgroup.processes() == [pid])
         #expect(cgroup.isPopulated)
         try cgroup.killAll()
-        #expect(try Linux.Process.wait(pid) == .signaled(SIGKILL))
+        #expect(try ProcessControl.wait(pid) == .signaled(SIGKILL))
         try cgroup.remove()
         #expect(!cgroup.exists)
     }

@@ -1,0 +1,40 @@
+# Berth. `make test` is what CI runs (.ci/run).
+#
+#   make deps       install the Debian packages the build and the tests need
+#   make build      debug build with tests, and the release `berth` binary
+#   make rootfs     the busybox root filesystem in rootfs-examples/busybox/rootfs
+#   make test       all of the above, then the tests on the host and in the VM
+#   make test-vm    only the VM part; BERTH_VM_FILTER=REGEX picks the tests
+#                   (default 'VMTests|IntegrationTests'), see scripts/test-vm.sh
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+# The targets run in a fixed order (packages, then build, then tests); running
+# them side by side would only interleave their output.
+.NOTPARALLEL:
+
+APT_PACKAGES := libseccomp-dev libcap-dev pkg-config \
+	qemu-system-x86 linux-image-amd64 busybox-static cpio iproute2 \
+	runc crun hyperfine
+
+export BERTH_VM_FILTER
+
+.PHONY: all deps build rootfs test test-vm
+
+all: build
+
+deps:
+	@scripts/deps.sh $(APT_PACKAGES)
+
+build:
+	swift build --build-tests
+	swift build -c release --static-swift-stdlib --product berth
+
+rootfs:
+	@rootfs-examples/busybox/build.sh
+
+test: deps build rootfs
+	scripts/test-all.sh
+
+test-vm: deps build rootfs
+	scripts/test-vm.sh

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Run the whole Swift test suite on the host with `swift test`, then print
+#   host: N passed, N failed, N skipped
+# Suites marked .cgroupV2 (names ending in VMTests) skip here: hybrid cgroups.
+# Extra arguments go to `swift test`, e.g. scripts/test-host.sh --filter OCITests
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log=$(mktemp /tmp/berth-test-host.XXXXXX)
+trap 'rm -f "$log"' EXIT
+
+# Plain symbols and no colour codes, so the result lines can be counted.
+set +e
+NO_COLOR=1 swift test "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+
+read -r passed failed skipped < <(awk -f scripts/count-tests.awk "$log")
+echo "host: $passed passed, $failed failed, $skipped skipped"
+((failed == 0)) || exit 1
+if ((rc != 0)); then
+    echo "test-host: swift test exited with $rc" >&2
+    exit "$rc"
+fi
+if ((passed == 0)); then
+    echo "test-host: no test passed" >&2
+    exit 1
+fi
