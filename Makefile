@@ -6,6 +6,8 @@
 #   make test       all of the above, then the tests on the host and in the VM
 #   make test-vm    only the VM part; BERTH_VM_FILTER=REGEX picks the tests
 #                   (default 'VMTests|IntegrationTests'), see scripts/test-vm.sh
+#   make demo       run a container and show its isolation (the cgroup part in the VM)
+#   make bench      lifecycle benchmark against runc and crun, into bench-results/
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -15,11 +17,11 @@ SHELL := /bin/bash
 
 APT_PACKAGES := libseccomp-dev libcap-dev pkg-config \
 	qemu-system-x86 linux-image-amd64 busybox-static cpio iproute2 \
-	runc crun hyperfine
+	runc crun hyperfine jq time
 
 export BERTH_VM_FILTER
 
-.PHONY: all deps build rootfs test test-vm
+.PHONY: all deps build rootfs test test-vm demo bench
 
 all: build
 
@@ -38,3 +40,9 @@ test: deps build rootfs
 
 test-vm: deps build rootfs
 	scripts/test-vm.sh
+
+demo: deps build rootfs
+	scripts/demo.sh
+
+bench: deps build rootfs
+	benchmarks/lifecycle.sh

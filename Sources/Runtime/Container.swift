@@ -48,9 +48,9 @@ public struct Containers {
         record.started = true
         try store.save(record)
         let state = try ContainerState(id: id, status: .running, pid: record.pid, bundle: record.bundle, annotations: record.annotations).json()
-        for hook in try loadHooks(id).poststart {
+        for hook in record.poststart {
             // A failing poststart hook is reported but does not stop the container (runtime-spec).
-            do { try hook.run(state: state) } catch { warn("\(error)") }
+            do { try hook.command.run(state: state) } catch { warn("\(error)") }
         }
     }
 
@@ -131,14 +131,6 @@ public struct Containers {
             let record = try? store.load(id)
             return (record ?? nil, id, store.status(of: record ?? nil, id: id))
         }
-    }
-
-    /// Hooks from the stored config; start needs poststart, which the record does not keep.
-    private func loadHooks(_ id: String) throws(BerthError) -> LaunchPlan.HookSet {
-        let bytes = try Files.read(store.directory(id) + "/config.json")
-        let spec: Spec
-        do { spec = try decodeJSON(Spec.self, from: bytes) } catch { throw BerthError(.invalidConfig, "\(error)") }
-        return try LaunchPlan.hookSet(spec.hooks)
     }
 }
 

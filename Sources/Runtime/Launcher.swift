@@ -34,6 +34,7 @@ public struct Launcher {
         var record = ContainerRecord(id: plan.id, bundle: plan.bundle, rootfs: plan.rootfs, pid: 0, pidStartTime: 0,
                                      created: timestampNow(), started: false, cgroupRoot: nil, cgroupPath: nil,
                                      cgroupCreated: 0, annotations: plan.annotations,
+                                     poststart: plan.hooks.poststart.map(ContainerRecord.StoredHook.init),
                                      poststop: plan.hooks.poststop.map(ContainerRecord.StoredHook.init))
         var cgroup: Cgroup?
         do throws(BerthError) {
@@ -49,7 +50,6 @@ public struct Launcher {
                 }
                 record.cgroupCreated = try group.create()
                 cgroup = group
-                try store.save(record)
             }
             try sys("mkfifo", store.fifoPath(plan.id)) { Glibc.mkfifo(store.fifoPath(plan.id), 0o600) }
             return try launch(cgroup: cgroup, record: &record, lock: lock)
@@ -100,10 +100,11 @@ public struct Launcher {
         }
         childEnd.close()
         for entry in joinFiles { entry.fd.close() }
+        // Not saved until ready: should berth die before then, the init dies with it
+        // (PDEATHSIG) and the record saved above already names the cgroup to clean up.
         record.pid = pid
         record.pidStartTime = ProcessControl.startTime(pid) ?? 0
         do {
-            try store.save(record)
             if plan.creates(.user) { try writeMappings(pid: pid) }
             try channel.send(.begin(pid: pid))
             if plan.hooks.beforePivot {

@@ -19,6 +19,8 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     /// How many directories of cgroupPath `create` made, counted from the leaf.
     public var cgroupCreated: Int
     public var annotations: [String: String]
+    /// Kept so that `start` and `delete` need not read config.json again.
+    public var poststart: [StoredHook]
     public var poststop: [StoredHook]
 
     public struct StoredHook: Codable, Sendable, Equatable {
