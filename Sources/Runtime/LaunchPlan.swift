@@ -79,6 +79,7 @@ public struct LaunchPlan: Sendable {
     public var joinedNamespaces: [(kind: NamespaceKind, path: String)]
     public var uidMappings: [IDMapping]
     public var gidMappings: [IDMapping]
+    public var timeOffsets: [TimeOffset]
     public var hostname: String?
     public var domainname: String?
     public var rootPropagation: MountFlags

@@ -82,7 +82,15 @@ public struct Launcher {
                 joinFiles.append((kind, path, fd))
             }
         }
-        if plan.creates(.time) { try NamespaceKind.unshare([.time]) }
+        if plan.creates(.time) {
+            try NamespaceKind.unshare([.time])
+            // Offsets can be set only before the first process enters the namespace: now.
+            if !plan.timeOffsets.isEmpty {
+                let proc = try Procfs()
+                defer { proc.close() }
+                try proc.write("self/timens_offsets", plan.timeOffsets.map(\.line).joined())
+            }
+        }
         var cloneFlags: UInt64 = 0
         // With a joined user namespace the init joins it first and unshares the rest itself.
         if plan.joins(.user) == nil {

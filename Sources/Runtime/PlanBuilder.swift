@@ -8,6 +8,7 @@ extension LaunchPlan {
     /// at fault, and nothing on the system is touched.
     public init(spec: Spec, id: String, bundle: String, usePivotRoot: Bool = true) throws(BerthError) {
         try ContainerID.validate(id)
+        try LaunchPlan.refuseUnsupported(spec)
         guard let process = spec.process else { throw BerthError(.invalidConfig, "process: missing, but berth needs a process to run") }
         guard let root = spec.root else { throw BerthError(.invalidConfig, "root: missing") }
         let linux = spec.linux ?? LinuxConfig()
@@ -27,6 +28,7 @@ extension LaunchPlan {
         if joinedNamespaces.contains(where: { $0.kind == .user }) && newNamespaces.contains(.pid) {
             throw BerthError(.invalidConfig, "linux.namespaces: joining a user namespace by path together with a new pid namespace is not supported")
         }
+        timeOffsets = try LaunchPlan.timeOffsets(linux, createsTimeNamespace: newNamespaces.contains(.time))
         uidMappings = try LaunchPlan.mappings(linux.uidMappings, label: "linux.uidMappings")
         gidMappings = try LaunchPlan.mappings(linux.gidMappings, label: "linux.gidMappings")
         if newNamespaces.contains(.user) && (uidMappings.isEmpty || gidMappings.isEmpty) {

@@ -1,0 +1,56 @@
+import Linux
+import OCI
+
+extension LaunchPlan {
+    /// Fields berth does not implement yet. Each is refused by its JSON path rather than
+    /// silently ignored: a container must never run with less isolation than its config asks.
+    static func refuseUnsupported(_ spec: Spec) throws(BerthError) {
+        func refuse(_ path: String, _ what: String) throws(BerthError) -> Never {
+            throw BerthError(.unsupported, "\(path): \(what) is not supported by this version of berth yet")
+        }
+        if let process = spec.process {
+            if process.apparmorProfile?.isEmpty == false { try refuse("process.apparmorProfile", "AppArmor") }
+            if process.selinuxLabel?.isEmpty == false { try refuse("process.selinuxLabel", "SELinux") }
+            if process.scheduler != nil { try refuse("process.scheduler", "a scheduler policy") }
+            if process.ioPriority != nil { try refuse("process.ioPriority", "an I/O priority") }
+            if process.execCPUAffinity != nil { try refuse("process.execCPUAffinity", "a CPU affinity") }
+        }
+        for (index, mount) in (spec.mounts ?? []).enumerated() where mount.uidMappings != nil || mount.gidMappings != nil {
+            try refuse("mounts[\(index)].uidMappings", "an idmapped mount")
+        }
+        guard let linux = spec.linux else { return }
+        if linux.mountLabel?.isEmpty == false { try refuse("linux.mountLabel", "SELinux") }
+        if linux.intelRdt != nil { try refuse("linux.intelRdt", "Intel RDT") }
+        if linux.personality != nil { try refuse("linux.personality", "a personality") }
+        if linux.seccomp != nil { try refuse("linux.seccomp", "seccomp") }
+    }
+
+    /// `linux.timeOffsets`, checked: only the clocks a time namespace can shift, and only with a
+    /// new time namespace to shift them in.
+    static func timeOffsets(_ linux: LinuxConfig, createsTimeNamespace: Bool) throws(BerthError) -> [TimeOffset] {
+        guard let offsets = linux.timeOffsets, !offsets.isEmpty else { return [] }
+        guard createsTimeNamespace else {
+            throw BerthError(.invalidConfig, "linux.timeOffsets: needs a new time namespace in linux.namespaces")
+        }
+        return try offsets.sorted(by: { $0.key < $1.key }).map { (clock, offset) throws(BerthError) in
+            guard clock == "monotonic" || clock == "boottime" else {
+                throw BerthError(.invalidConfig, "linux.timeOffsets[\"\(clock)\"]: only monotonic and boottime can be offset")
+            }
+            let nanoseconds = offset.nanosecs ?? 0
+            guard nanoseconds < 1_000_000_000 else {
+                throw BerthError(.invalidConfig, "linux.timeOffsets[\"\(clock)\"].nanosecs: must be below 1000000000")
+            }
+            return TimeOffset(clock: clock, seconds: offset.secs ?? 0, nanoseconds: nanoseconds)
+        }
+    }
+}
+
+extension LaunchPlan {
+    public struct TimeOffset: Equatable, Sendable {
+        public var clock: String
+        public var seconds: Int64
+        public var nanoseconds: UInt32
+        /// A line of /proc/PID/timens_offsets.
+        public var line: String { "\(clock) \(seconds) \(nanoseconds)\n" }
+    }
+}
