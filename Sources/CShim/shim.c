@@ -109,6 +109,10 @@ int berth_mount_setattr(int dirfd, const char *path, unsigned int flags, uint64_
     return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr));
 }
 
+int berth_seccomp(unsigned int operation, unsigned int flags, void *args) {
+    return (int)syscall(SYS_seccomp, operation, flags, args);
+}
+
 int berth_memfd_create(const char *name, unsigned int flags) {
     return (int)syscall(SYS_memfd_create, name, flags);
 }

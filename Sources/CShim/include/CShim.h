@@ -29,6 +29,11 @@ int berth_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const 
 int berth_mount_setattr(int dirfd, const char *path, unsigned int flags, uint64_t attr_set,
                         uint64_t attr_clr, uint64_t propagation);
 
+/// seccomp(2): load a filter (SECCOMP_SET_MODE_FILTER with `args` a struct sock_fprog *) or
+/// query the kernel. Returns the syscall's result: a listener fd with
+/// SECCOMP_FILTER_FLAG_NEW_LISTENER, otherwise 0, or -1 with errno.
+int berth_seccomp(unsigned int operation, unsigned int flags, void *args);
+
 int berth_memfd_create(const char *name, unsigned int flags);
 int berth_prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4,
                 unsigned long arg5);
