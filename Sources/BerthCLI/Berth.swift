@@ -7,7 +7,7 @@ public enum Berth {
     static let commands: [String: @Sendable ([String], GlobalOptions) throws(BerthError) -> Int32] = [
         "spec": SpecCommand.run, "create": CreateCommand.run, "start": StartCommand.run, "state": StateCommand.run,
         "kill": KillCommand.run, "delete": DeleteCommand.run, "run": RunCommand.run, "exec": ExecCommand.run,
-        "list": ListCommand.run,
+        "list": ListCommand.run, "features": FeaturesCommand.run,
     ]
 
     static let usage = """
@@ -25,6 +25,7 @@ public enum Berth {
       kill     [--all] ID [SIGNAL]                    signal the container (default TERM)
       delete   [--force] ID                           remove a stopped container
       list     [--format table|json]                  list containers
+      features                                        what this build supports, as JSON
 
     """
 

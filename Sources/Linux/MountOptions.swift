@@ -95,6 +95,9 @@ public struct MountOptions: Equatable, Sendable {
         "unbindable": .unbindable, "runbindable": [.unbindable, .recursive],
     ]
 
+    /// Every option word that is a flag or a propagation change, for `berth features`.
+    public static var knownOptions: [String] { (Array(flagTable.keys) + Array(propagationTable.keys)).sorted() }
+
     /// The propagation flags for a `rootfsPropagation` value, or nil when it is not one.
     public static func propagation(named name: String) -> MountFlags? { propagationTable[name] }
 }

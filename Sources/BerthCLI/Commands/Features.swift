@@ -1,0 +1,27 @@
+import Linux
+import OCI
+
+/// `berth features`: what this build supports, in the runtime-spec's features.json format, so
+/// that engines can ask rather than guess. It lists only what berth enforces today.
+enum FeaturesCommand {
+    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
+        guard arguments.isEmpty else { throw BerthError(.invalidArgument, "features: takes no arguments") }
+        let features = Features(
+            ociVersionMin: "1.0.0", ociVersionMax: Spec.version,
+            hooks: ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+            mountOptions: MountOptions.knownOptions,
+            linux: Features.Linux(
+                namespaces: NamespaceKind.allCases.map(\.rawValue),
+                capabilities: Array(Capability.names.prefix(Int(Capability.lastCap()) + 1)),
+                cgroup: Features.Cgroup(v1: false, v2: true, systemd: false, systemdUser: false, rdma: false),
+                seccomp: Features.Seccomp(enabled: false),
+                apparmor: Features.Enabled(enabled: false),
+                selinux: Features.Enabled(enabled: false),
+                intelRdt: Features.Enabled(enabled: false),
+                mountExtensions: Features.MountExtensions(idmap: Features.Enabled(enabled: false))))
+        let text: String
+        do { text = try encodeJSON(features, pretty: true) } catch { throw BerthError(.system, "encoding features: \(error)") }
+        try FileDescriptor.standardOutput.writeAll(text + "\n")
+        return 0
+    }
+}
