@@ -100,6 +100,16 @@ public struct LaunchPlan: Sendable {
     public var hasOwnMountNamespace: Bool { creates(.mount) || joins(.mount) != nil }
 }
 
+extension [LaunchPlan.IDMapping] {
+    /// The host id that `id` inside the container maps to, if any mapping covers it.
+    public func hostID(of id: UInt32) -> UInt32? {
+        for mapping in self where id >= mapping.containerID && UInt64(id) < UInt64(mapping.containerID) + UInt64(mapping.size) {
+            return mapping.hostID + (id - mapping.containerID)
+        }
+        return nil
+    }
+}
+
 /// The nodes every container gets in /dev, as runc and crun create them.
 let defaultDevices: [(String, Int64, Int64)] = [
     ("/dev/null", 1, 3), ("/dev/zero", 1, 5), ("/dev/full", 1, 7),

@@ -52,6 +52,12 @@ public struct Launcher {
                 cgroup = group
             }
             try sys("mkfifo", store.fifoPath(plan.id)) { Glibc.mkfifo(store.fifoPath(plan.id), 0o600) }
+            // In a user namespace the init is the container's root, which the host knows by
+            // another uid: the fifo must be that user's for the init to open it.
+            let owner = (plan.uidMappings.hostID(of: 0) ?? 0, plan.gidMappings.hostID(of: 0) ?? 0)
+            if owner != (0, 0) {
+                try sys("chown", store.fifoPath(plan.id)) { Glibc.chown(store.fifoPath(plan.id), owner.0, owner.1) }
+            }
             return try launch(cgroup: cgroup, record: &record, lock: lock)
         } catch {
             // `launch` records the init's pid as soon as it exists.
