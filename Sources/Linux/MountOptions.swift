@@ -67,6 +67,13 @@ public struct MountOptions: Equatable, Sendable {
 
     public var dataString: String { data.joined(separator: ",") }
 
+    /// The flags a bind mount takes in its second step, a remount (the kernel ignores all but
+    /// MS_REC on the first); nil when there are none.
+    public var bindRemountFlags: MountFlags? {
+        let remaining = flags.subtracting([.bind, .recursive, .remount])
+        return remaining.isEmpty ? nil : remaining
+    }
+
     static let flagTable: [String: (MountFlags, MountFlags)] = [
         "defaults": ([], []),
         "ro": (.readOnly, []), "rw": ([], .readOnly),

@@ -11,16 +11,6 @@ public enum Mounts {
         }
     }
 
-    /// A bind mount is made in two steps because the kernel ignores every flag but MS_REC on the
-    /// first one: bind, then remount with the flags.
-    public static func bind(source: String, target: String, options: MountOptions, describing name: String? = nil) throws(BerthError) {
-        try mount(source: source, target: target, type: nil, flags: options.flags.intersection([.bind, .recursive]), describing: name)
-        let remountFlags = options.flags.subtracting([.recursive, .remount]).union([.bind, .remount])
-        if remountFlags != [.bind, .remount] {
-            try remountBind(target: target, flags: remountFlags.subtracting([.bind, .remount]), describing: name)
-        }
-    }
-
     /// Changes the per-mount flags of a bind mount. Locked flags (nosuid, nodev, noexec and the
     /// atime ones set on the source by a less privileged namespace) must be kept or the kernel
     /// answers EPERM, so they are carried over from statfs.

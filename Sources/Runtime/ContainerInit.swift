@@ -44,13 +44,7 @@ struct ContainerInit {
         // Modes in the config are exact; the process's own umask is set just before exec.
         Glibc.umask(0)
 
-        guard case .begin(let hostPid) = try channel.receive() else { throw BerthError(.system, "create: the parent did not start the init") }
-        if plan.creates(.user) {
-            // The mappings are written by now, so root in the new user namespace exists.
-            try sys("setresgid") { berth_setresgid(0, 0, 0) }
-            try sys("setresuid") { berth_setresuid(0, 0, 0) }
-        }
-        try joinNamespaces()
+        let hostPid = try enterNamespaces()
         if let hostname = plan.hostname { try sys("sethostname", hostname) { Glibc.sethostname(hostname, hostname.utf8.count) } }
         if let domainname = plan.domainname { try sys("setdomainname", domainname) { Glibc.setdomainname(domainname, domainname.utf8.count) } }
 
@@ -100,17 +94,64 @@ struct ContainerInit {
         try execProcess(plan.process, preserveFDs: preserveFDs)
     }
 
-    private func joinNamespaces() throws(BerthError) {
-        // A joined user namespace comes first: it grants the rights to join or create the rest.
+    /// Joins and creates what clone3 did not, and returns the init's pid as the host sees it.
+    private func enterNamespaces() throws(BerthError) -> Int32 {
+        if !plan.stagedNamespaces {
+            guard case .begin(let hostPid) = try channel.receive() else { throw BerthError(.system, "create: the parent did not start the init") }
+            if plan.creates(.user) { try becomeRoot() }
+            // Without a new user namespace we still hold the host's privileges for these.
+            try join(joinFiles)
+            return hostPid
+        }
+        // Joined namespaces belong to the host's user namespace: join them while we can.
+        try join(joinFiles.filter { $0.kind != .user })
         if let user = joinFiles.first(where: { $0.kind == .user }) {
-            try NamespaceKind.join(user.fd, kind: .user, path: user.path)
-            let rest = plan.newNamespaces.filter { $0 != .user && $0 != .pid && $0 != .time }
-            if !rest.isEmpty { try NamespaceKind.unshare(rest) }
+            try join([user])
+        } else if plan.creates(.user) {
+            try NamespaceKind.unshare([.user])
+            try channel.send(.userNamespaceReady)
         }
-        for entry in joinFiles where entry.kind != .user {
+        guard case .begin(var hostPid) = try channel.receive() else { throw BerthError(.system, "create: the parent did not start the init") }
+        if plan.creates(.user) { try becomeRoot() }
+        // Created after the user namespace, so that it owns them.
+        let rest = plan.newNamespaces.filter { $0 != .user && $0 != .time && $0 != .pid }
+        if !rest.isEmpty { try NamespaceKind.unshare(rest) }
+        if plan.creates(.pid) { hostPid = try forkIntoPidNamespace() }
+        return hostPid
+    }
+
+    /// unshare(CLONE_NEWPID) moves only our children into the new namespace, so fork once more:
+    /// the child becomes the container's init, this process reports its pid and exits.
+    private func forkIntoPidNamespace() throws(BerthError) -> Int32 {
+        try NamespaceKind.unshare([.pid])
+        let handoff = try makePipe()
+        let (pid, _) = try ProcessControl.clone()
+        if pid != 0 {
+            _ = try? handoff.write.writeAll(String(pid))
+            Glibc._exit(0)
+        }
+        handoff.write.close()
+        // End of file means the first child has exited and berth create, a subreaper, is now our
+        // parent: only then may the parent-death signal be armed again (fork cleared it).
+        let text = String(decoding: (try? handoff.read.readAll()) ?? [], as: UTF8.self)
+        handoff.read.close()
+        guard let hostPid = Int32(text) else { throw BerthError(.system, "create: lost the init's pid") }
+        try ProcessControl.prctl(Prctl.setParentDeathSignal, UInt(SIGKILL), describing: "PR_SET_PDEATHSIG")
+        try channel.send(.initPid(hostPid))
+        return hostPid
+    }
+
+    /// Root in the new user namespace exists once the parent has written the mappings.
+    private func becomeRoot() throws(BerthError) {
+        try sys("setresgid") { berth_setresgid(0, 0, 0) }
+        try sys("setresuid") { berth_setresuid(0, 0, 0) }
+    }
+
+    private func join(_ entries: [(kind: NamespaceKind, path: String, fd: FileDescriptor)]) throws(BerthError) {
+        for entry in entries {
             try NamespaceKind.join(entry.fd, kind: entry.kind, path: entry.path)
+            entry.fd.close()
         }
-        for entry in joinFiles { entry.fd.close() }
     }
 
     private func checkExecutable() throws(BerthError) {

@@ -70,12 +70,14 @@ public struct Exec {
             do {
                 // Not dumpable while berth's image is still mapped in the container (CVE-2019-5736).
                 try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
-                // The user namespace first: it grants the rights to join the others.
-                for join in joins where join.kind == .user {
-                    try NamespaceKind.join(join.fd, kind: .user, path: "user")
-                }
+                // The user namespace last: as root of the host we may join any namespace, while
+                // inside the container's user namespace we could not join those the host owns
+                // (a network namespace made by the engine, say).
                 for join in joins where join.kind != .user && join.kind != .pid && join.kind != .time {
                     try NamespaceKind.join(join.fd, kind: join.kind, path: join.kind.procName)
+                }
+                for join in joins where join.kind == .user {
+                    try NamespaceKind.join(join.fd, kind: .user, path: "user")
                 }
                 for limit in plan.rlimits { try Rlimit.set(limit.resource, soft: limit.soft, hard: limit.hard, name: limit.name) }
                 try ProcessIdentity(process: plan).apply()

@@ -98,6 +98,13 @@ public struct LaunchPlan: Sendable {
     public func creates(_ kind: NamespaceKind) -> Bool { newNamespaces.contains(kind) }
     public func joins(_ kind: NamespaceKind) -> String? { joinedNamespaces.first(where: { $0.kind == kind })?.path }
     public var hasOwnMountNamespace: Bool { creates(.mount) || joins(.mount) != nil }
+
+    /// Whether namespaces must be set up after clone rather than by it: joining by path needs the
+    /// host's privileges, which a process created inside a new user namespace has lost, and a
+    /// joined user namespace must own the namespaces created after it.
+    public var stagedNamespaces: Bool {
+        joins(.user) != nil || (creates(.user) && joinedNamespaces.contains { $0.kind != .pid && $0.kind != .time })
+    }
 }
 
 extension [LaunchPlan.IDMapping] {

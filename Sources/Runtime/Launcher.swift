@@ -98,12 +98,15 @@ public struct Launcher {
             }
         }
         var cloneFlags: UInt64 = 0
-        // With a joined user namespace the init joins it first and unshares the rest itself.
-        if plan.joins(.user) == nil {
+        if plan.stagedNamespaces {
+            // The init joins and unshares itself and may fork again into a new pid namespace;
+            // as subreaper we inherit that grandchild and can wait for it like any child.
+            try ProcessControl.prctl(Prctl.setChildSubreaper, 1, describing: "PR_SET_CHILD_SUBREAPER")
+        } else {
             for kind in plan.newNamespaces where kind != .time { cloneFlags |= kind.cloneFlag }
         }
 
-        let (pid, pidfd) = try ProcessControl.clone(namespaces: cloneFlags, cgroup: cgroupFD)
+        let (pid, clonePidfd) = try ProcessControl.clone(namespaces: cloneFlags, cgroup: cgroupFD)
         if pid == 0 {
             // flock belongs to the open file, which the child shares: holding it would keep the
             // container locked against `start` for as long as the init lives.
@@ -117,20 +120,32 @@ public struct Launcher {
         // Not saved until ready: should berth die before then, the init dies with it
         // (PDEATHSIG) and the record saved above already names the cgroup to clean up.
         record.pid = pid
-        record.pidStartTime = ProcessControl.startTime(pid) ?? 0
-        do {
+        var pidfd = clonePidfd
+        do throws(BerthError) {
+            if plan.stagedNamespaces && plan.creates(.user) { try channel.expect(.userNamespaceReady) }
             if plan.creates(.user) { try writeMappings(pid: pid) }
             try channel.send(.begin(pid: pid))
+            if plan.stagedNamespaces && plan.creates(.pid) {
+                guard case .initPid(let initPid) = try channel.receive() else {
+                    throw BerthError(.system, "create: the init did not report its pid")
+                }
+                _ = try? ProcessControl.wait(pid)
+                pidfd?.close()
+                pidfd = nil
+                record.pid = initPid
+                pidfd = try ProcessControl.openPidfd(initPid)
+            }
+            record.pidStartTime = ProcessControl.startTime(record.pid) ?? 0
             if plan.hooks.beforePivot {
                 try channel.expect(.rootfsPrepared)
-                let state = try ContainerState(id: plan.id, status: .creating, pid: pid, bundle: plan.bundle, annotations: plan.annotations).json()
+                let state = try ContainerState(id: plan.id, status: .creating, pid: record.pid, bundle: plan.bundle, annotations: plan.annotations).json()
                 try runHooks(plan.hooks.prestart, state: state)
                 try runHooks(plan.hooks.createRuntime, state: state)
                 try channel.send(.hooksDone)
             }
             try channel.expect(.ready)
             try store.save(record)
-            if let pidFile { try Files.writeAtomically(pidFile, Array(String(pid).utf8), mode: 0o644) }
+            if let pidFile { try Files.writeAtomically(pidFile, Array(String(record.pid).utf8), mode: 0o644) }
             try channel.send(.stateWritten)
         } catch {
             pidfd?.close()

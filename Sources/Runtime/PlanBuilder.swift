@@ -25,14 +25,6 @@ extension LaunchPlan {
         if !newNamespaces.contains(.mount) && !joinedNamespaces.contains(where: { $0.kind == .mount }) {
             throw BerthError(.invalidConfig, "linux.namespaces: a mount namespace is required")
         }
-        if newNamespaces.contains(.user), let joined = joinedNamespaces.first(where: { $0.kind != .pid && $0.kind != .time }) {
-            // Joining needs privilege in the joined namespace's owner, the host's user namespace,
-            // which a process already inside a new user namespace no longer has.
-            throw BerthError(.unsupported, "linux.namespaces: joining the \(joined.kind.rawValue) namespace by path together with a new user namespace is not supported yet")
-        }
-        if joinedNamespaces.contains(where: { $0.kind == .user }) && newNamespaces.contains(.pid) {
-            throw BerthError(.invalidConfig, "linux.namespaces: joining a user namespace by path together with a new pid namespace is not supported")
-        }
         timeOffsets = try LaunchPlan.timeOffsets(linux, createsTimeNamespace: newNamespaces.contains(.time))
         uidMappings = try LaunchPlan.mappings(linux.uidMappings, label: "linux.uidMappings")
         gidMappings = try LaunchPlan.mappings(linux.gidMappings, label: "linux.gidMappings")

@@ -39,18 +39,35 @@ struct RootfsSetup {
         }
         let target = try root.openOrCreate(step.destination, directory: directory)
         defer { target.close() }
+        var options = step.options
         if step.isBind {
-            try Mounts.bind(source: step.source ?? "", target: target.procPath, options: step.options, describing: step.destination)
+            try Mounts.mount(source: step.source ?? "", target: target.procPath, type: nil,
+                             flags: options.flags.intersection([.bind, .recursive]), describing: step.destination)
         } else {
             var type = step.type
             var source = step.source
             // cgroup v1 hierarchies are never mounted: a container sees the unified hierarchy.
             if type == "cgroup" { type = "cgroup2"; source = "cgroup2" }
-            try Mounts.mount(source: source ?? type ?? "none", target: target.procPath, type: type,
-                            flags: step.options.flags, data: step.options.dataString, describing: step.destination)
+            do {
+                try Mounts.mount(source: source ?? type ?? "none", target: target.procPath, type: type,
+                                 flags: options.flags, data: options.dataString, describing: step.destination)
+            } catch where error.errno == EPERM && type == "sysfs" && plan.creates(.user) {
+                // sysfs may be mounted only by the user namespace owning the network namespace; a
+                // joined one belongs to the host. Bind the host's /sys instead, with the same flags.
+                options.flags.formUnion([.bind, .recursive])
+                try Mounts.mount(source: "/sys", target: target.procPath, type: nil, flags: [.bind, .recursive], describing: step.destination)
+            }
         }
-        for propagation in step.options.propagation {
-            try Mounts.setPropagation(target: target.procPath, propagation, describing: step.destination)
+        guard options.isBind && options.bindRemountFlags != nil || !options.propagation.isEmpty else { return }
+        // `target` still names the directory under the new mount; flags and propagation apply to
+        // the mount itself, reached by opening the destination again.
+        let mounted = try root.open(step.destination)
+        defer { mounted.close() }
+        if options.isBind, let flags = options.bindRemountFlags {
+            try Mounts.remountBind(target: mounted.procPath, flags: flags, describing: step.destination)
+        }
+        for propagation in options.propagation {
+            try Mounts.setPropagation(target: mounted.procPath, propagation, describing: step.destination)
         }
     }
 

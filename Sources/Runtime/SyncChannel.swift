@@ -17,10 +17,21 @@ import Linux
 ///     stateWritten -------------------------->  drop the parent-death signal,
 ///                                               block on the exec fifo until `start`
 ///     any step fails   <-------------------- failed(message); the child exits
+///
+/// Staged set-up (LaunchPlan.stagedNamespaces: namespaces joined by path together with a new
+/// user namespace, or a joined user namespace) clones with no new namespaces; the child joins
+/// by path while it still has the host's privileges, then:
+///                      <-------------------- userNamespaceReady (after unshare(CLONE_NEWUSER))
+///     write uid_map/gid_map, begin(pid) ---->  unshare the rest; with a new pid namespace fork
+///                      <-------------------- initPid(grandchild's host pid); the first child exits
 public enum SyncMessage: Equatable, Sendable {
     /// Sent first, once any id mappings are written; carries the init's pid as the host sees it.
     case begin(pid: Int32)
     case rootfsPrepared
+    /// Staged set-up only: the init unshared its user namespace; the parent writes the mappings.
+    case userNamespaceReady
+    /// Staged set-up only: the init was forked into the new pid namespace; its host pid.
+    case initPid(Int32)
     case hooksDone
     case ready
     case stateWritten
@@ -34,6 +45,8 @@ public enum SyncMessage: Equatable, Sendable {
         case .ready: [4]
         case .stateWritten: [5]
         case .failed(let message): [6] + Array(message.utf8)
+        case .userNamespaceReady: [7]
+        case .initPid(let pid): [8] + Array(String(pid).utf8)
         }
     }
 
@@ -48,6 +61,10 @@ public enum SyncMessage: Equatable, Sendable {
         case 4: self = .ready
         case 5: self = .stateWritten
         case 6: self = .failed(String(decoding: bytes.dropFirst(), as: UTF8.self))
+        case 7: self = .userNamespaceReady
+        case 8:
+            guard let pid = Int32(String(decoding: bytes.dropFirst(), as: UTF8.self)) else { return nil }
+            self = .initPid(pid)
         default: return nil
         }
     }
