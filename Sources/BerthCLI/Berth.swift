@@ -7,7 +7,8 @@ public enum Berth {
     static let commands: [String: @Sendable ([String], GlobalOptions) throws(BerthError) -> Int32] = [
         "spec": SpecCommand.run, "create": CreateCommand.run, "start": StartCommand.run, "state": StateCommand.run,
         "kill": KillCommand.run, "delete": DeleteCommand.run, "run": RunCommand.run, "exec": ExecCommand.run,
-        "list": ListCommand.run, "features": FeaturesCommand.run,
+        "list": ListCommand.run, "features": FeaturesCommand.run, "pause": PauseCommand.pause,
+        "resume": PauseCommand.resume, "update": UpdateCommand.run, "events": EventsCommand.run, "ps": PsCommand.run,
     ]
 
     static let usage = """
@@ -25,6 +26,10 @@ public enum Berth {
       kill     [--all] ID [SIGNAL]                    signal the container (default TERM)
       delete   [--force] ID                           remove a stopped container
       list     [--format table|json]                  list containers
+      pause    ID / resume ID                         freeze and thaw every process of a container
+      update   [--memory N] [--cpu-quota N] ... ID    change limits of a running container
+      events   [--stats] [--interval 5s] ID           stats and OOM events as JSON lines
+      ps       [--format table|json] ID               the container's processes
       features                                        what this build supports, as JSON
 
     """

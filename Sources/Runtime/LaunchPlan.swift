@@ -1,3 +1,4 @@
+import Cgroup2
 import Linux
 
 /// Everything `create` will do, decided and checked before the first side effect. Built from a
@@ -92,6 +93,8 @@ public struct LaunchPlan: Sendable {
     public var hooks: HookSet
     /// Relative to the cgroup2 mount.
     public var cgroupPath: String
+    /// The cgroup writes for linux.resources, checked; applied before the init joins the cgroup.
+    public var resources: CgroupResourcePlan
     public var annotations: [String: String]
     public var usePivotRoot: Bool
 

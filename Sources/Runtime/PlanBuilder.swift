@@ -73,9 +73,7 @@ extension LaunchPlan {
         self.process = try LaunchPlan.processPlan(process, label: "process")
         hooks = try LaunchPlan.hookSet(spec.hooks)
 
-        if let resources = linux.resources, let field = try LaunchPlan.firstLimit(in: resources) {
-            throw BerthError(.unsupported, "linux.resources.\(field): cgroup limits are not supported by this version of berth yet")
-        }
+        resources = try CgroupResources.plan(for: linux.resources ?? LinuxResources())
         if let path = linux.cgroupsPath, !path.isEmpty {
             cgroupPath = try Cgroup.normalize(cgroupsPath: path)
         } else {
@@ -219,29 +217,5 @@ extension LaunchPlan {
         return HookSet(prestart: try commands(hooks.prestart, "prestart"), createRuntime: try commands(hooks.createRuntime, "createRuntime"),
                        createContainer: try commands(hooks.createContainer, "createContainer"), startContainer: try commands(hooks.startContainer, "startContainer"),
                        poststart: try commands(hooks.poststart, "poststart"), poststop: try commands(hooks.poststop, "poststop"))
-    }
-
-    /// The JSON path (below linux.resources) of the first limit set in `resources`. Device rules
-    /// are not limits: they are accepted (see docs/architecture.md).
-    static func firstLimit(in resources: LinuxResources) throws(BerthError) -> String? {
-        let value: JSONValue
-        do { value = try encodeJSONValue(resources) } catch { throw BerthError(.invalidConfig, "linux.resources: \(error)") }
-        func walk(_ value: JSONValue, _ path: String) -> String? {
-            switch value {
-            case .null: return nil
-            case .object(let members):
-                for member in members where !(path.isEmpty && member.key == "devices") {
-                    if let found = walk(member.value, path.isEmpty ? member.key : path + "." + member.key) { return found }
-                }
-                return nil
-            case .array(let elements):
-                for (index, element) in elements.enumerated() {
-                    if let found = walk(element, "\(path)[\(index)]") { return found }
-                }
-                return nil
-            default: return path
-            }
-        }
-        return walk(value, "")
     }
 }

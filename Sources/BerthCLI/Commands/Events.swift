@@ -1,0 +1,59 @@
+import Glibc
+import Linux
+import OCI
+import Runtime
+
+/// `berth events [--stats] [--interval D] ID`: JSON lines about a container. `--stats` prints one
+/// statistics sample and exits; otherwise berth prints a `stats` event every interval (default
+/// 5s) and an `oom` event whenever the kernel OOM-kills a process of the container, until the
+/// container stops.
+enum EventsCommand {
+    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
+        let parsed = try Arguments(arguments, valued: ["interval": "interval"], booleans: ["stats": "stats"])
+        let id = try parsed.containerID(command: "events")
+        let interval = try duration(parsed.value("interval") ?? "5s")
+        let containers = Containers(store: globals.store)
+        if parsed.flag("stats") {
+            try emit("stats", id: id, data: try encoded(try containers.stats(id)))
+            return 0
+        }
+        var oomKills = containers.oomKills(id)
+        var sinceStats = interval
+        // OOM kills are noticed within a tenth of a second; stats come at the interval.
+        let tick = min(100_000, interval)
+        while containers.isAlive(id) {
+            let kills = containers.oomKills(id)
+            if kills > oomKills { try emit("oom", id: id, data: nil) }
+            oomKills = kills
+            if sinceStats >= interval {
+                if let stats = try? containers.stats(id) { try emit("stats", id: id, data: try encoded(stats)) }
+                sinceStats = 0
+            }
+            usleep(useconds_t(tick))
+            sinceStats += tick
+        }
+        return 0
+    }
+
+    /// One event line as runc writes them: `{"type":...,"id":...,"data":...}`.
+    static func emit(_ type: String, id: String, data: JSONValue?) throws(BerthError) {
+        var members: [(key: String, value: JSONValue)] = [("type", .string(type)), ("id", .string(id))]
+        if let data { members.append(("data", data)) }
+        try FileDescriptor.standardOutput.writeAll(JSONValue.object(members).serialized() + "\n")
+    }
+
+    static func encoded(_ value: some Encodable) throws(BerthError) -> JSONValue {
+        do { return try encodeJSONValue(value) } catch { throw BerthError(.system, "encoding an event: \(error)") }
+    }
+
+    /// A duration such as 5s, 500ms or 1m, in microseconds.
+    static func duration(_ text: String) throws(BerthError) -> UInt32 {
+        let units: [(String, Double)] = [("ms", 1_000), ("s", 1_000_000), ("m", 60_000_000)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let value = Double(text.dropLast(suffix.count)), value > 0, value * scale <= Double(UInt32.max) {
+                return UInt32(value * scale)
+            }
+        }
+        throw BerthError(.invalidArgument, "flag --interval: \"\(text)\" is not a duration such as 5s or 500ms")
+    }
+}
