@@ -1,1 +1,55 @@
-// Seccomp module.
+// The Seccomp module turns `linux.seccomp` into a BPF program and installs it.
+//
+// Compiling and loading are split across the fork:
+//
+//     // parent, before clone: libseccomp resolves names and generates BPF
+//     let program = try SeccompProgram.compile(spec.linux!.seccomp!)
+//     for warning in program.warnings { print("berth: warning: \(warning)") }
+//
+//     // child, after no_new_privs (or with CAP_SYS_ADMIN), just before execve:
+//     let listener = try program.load(using: berth_seccomp)   // no libseccomp, no allocation
+//
+// The child only makes one seccomp(2) call with the bytes the parent produced. See
+// docs/seccomp.md for the design and the default profile.
+
+/// The error type of the Seccomp module.
+///
+/// `description` reads like the other modules' errors: the JSON path of the offending value,
+/// then what is wrong with it.
+///
+///     linux.seccomp.syscalls[3].args[0].index: argument index 6 is out of range 0-5
+///     linux.seccomp.flags[1]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is not supported by this kernel
+public struct SeccompError: Error, CustomStringConvertible, Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// The configuration is wrong whatever the host (maps to `BerthError.invalidConfig`).
+        case invalidConfig
+        /// Valid, but this kernel or libseccomp cannot do it (`.unsupported`).
+        case unsupported
+        /// A system call failed (`.system`); `errno` says why.
+        case system
+    }
+
+    public var kind: Kind
+    /// JSON path of the offending value, such as `linux.seccomp.syscalls[3].action`; empty
+    /// when the error is not about one value.
+    public var path: String
+    public var message: String
+    /// The errno of a failed system call (or a libseccomp error, made positive).
+    public var errno: Int32?
+
+    public init(_ kind: Kind, path: String = "", _ message: String, errno: Int32? = nil) {
+        self.kind = kind
+        self.path = path
+        self.message = message
+        self.errno = errno
+    }
+
+    public var description: String {
+        path.isEmpty ? message : "\(path): \(message)"
+    }
+}
+
+/// The raw seccomp(2) system call: `seccomp(operation, flags, args)`, returning what the
+/// kernel returns (-1 with `errno` set on failure). The runtime passes CShim's
+/// `berth_seccomp`; Swift cannot call the variadic `syscall(2)` itself.
+public typealias SeccompSyscall = (_ operation: UInt32, _ flags: UInt32, _ args: UnsafeMutableRawPointer?) -> Int32
