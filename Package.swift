@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "Cgroup2", dependencies: ["OCI", "Linux"]),
         .target(name: "Seccomp", dependencies: ["OCI", "CLibseccomp"]),
         .target(name: "Runtime", dependencies: ["OCI", "Linux", "Cgroup2", "Seccomp"]),
-        .target(name: "BerthCLI", dependencies: ["Runtime"]),
+        .target(name: "BerthCLI", dependencies: ["Runtime", "Seccomp"]),
         .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
 
         .target(name: "TestSupport", dependencies: ["Linux"], path: "Tests/TestSupport"),

@@ -2,6 +2,7 @@ import CShim
 import Glibc
 import Linux
 import OCI
+import Seccomp
 
 /// The container's init between clone and exec: the child side of `create`. It runs
 /// single-threaded in the new namespaces, follows the plan step by step, and either execs the
@@ -73,11 +74,14 @@ struct ContainerInit {
         }
         try checkExecutable()
 
+        // The container outlives `berth create` from here on. Cleared before `ready`, not after
+        // `stateWritten`: berth exits right after sending that, and its death signal could kill
+        // us before we got to clear it. A parent dying in between still ends us: the receive
+        // below reads end of file and fails.
+        try ProcessControl.prctl(Prctl.setParentDeathSignal, 0, describing: "PR_SET_PDEATHSIG")
         try channel.send(.ready)
         try channel.expect(.stateWritten)
         channel.close()
-        // The container outlives `berth create` from here on.
-        try ProcessControl.prctl(Prctl.setParentDeathSignal, 0, describing: "PR_SET_PDEATHSIG")
         return hostPid
     }
 
@@ -90,7 +94,7 @@ struct ContainerInit {
         fifo.close()
         execFifo.close()
         try runHooks(plan.hooks.startContainer, state: try stateJSON(pid: hostPid, status: .running))
-        try ProcessIdentity(process: plan.process).apply()
+        try ProcessIdentity(process: plan.process, seccomp: plan.seccomp).apply()
         try execProcess(plan.process, preserveFDs: preserveFDs)
     }
 
@@ -175,8 +179,12 @@ struct ContainerInit {
 /// Becoming the configured user with the configured capabilities, shared by the init and exec.
 struct ProcessIdentity {
     let process: LaunchPlan.ProcessPlan
+    let seccomp: SeccompProgram?
 
     func apply() throws(BerthError) {
+        // Without no_new_privs the kernel loads a filter only for a holder of CAP_SYS_ADMIN, so
+        // the filter goes on before the capabilities go. It must then allow what follows.
+        if !process.noNewPrivileges { try loadSeccomp() }
         // The bounding set can only shrink while we still hold CAP_SETPCAP, so before setuid.
         if let caps = process.capabilities { try Capability.limitBoundingSet(to: caps.bounding) }
         // Keep the permitted set across setuid; the configured sets are applied right after.
@@ -196,7 +204,14 @@ struct ProcessIdentity {
         }
         if process.noNewPrivileges {
             try ProcessControl.prctl(Prctl.setNoNewPrivileges, 1, describing: "PR_SET_NO_NEW_PRIVS")
+            // Last before exec, so the filter need not allow the runtime's own calls.
+            try loadSeccomp()
         }
+    }
+
+    private func loadSeccomp() throws(BerthError) {
+        guard let seccomp else { return }
+        do { _ = try seccomp.load(using: berth_seccomp) } catch { throw BerthError(seccompError: error) }
     }
 }
 

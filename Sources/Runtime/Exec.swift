@@ -3,6 +3,7 @@ import Cgroup2
 import Glibc
 import Linux
 import OCI
+import Seccomp
 
 /// `berth exec`: an extra process in a running container, in every namespace and the cgroup of
 /// its init, with the capabilities and no_new_privs of its config unless the process says
@@ -23,23 +24,22 @@ public struct Exec {
     /// The process as the container's config describes it, for building an exec process from
     /// command-line flags.
     public static func baseProcess(store: StateStore, id: String) throws(BerthError) -> OCI.Process {
-        let bytes = try Files.read(store.directory(id) + "/config.json")
-        do {
-            guard let process = try decodeJSON(Spec.self, from: bytes).process else {
-                throw BerthError(.invalidConfig, "container \"\(id)\" has no process in its config")
-            }
-            return process
-        } catch let error as BerthError {
-            throw error
-        } catch {
-            throw BerthError(.invalidConfig, "\(error)")
+        guard let process = try containerSpec(store: store, id: id).process else {
+            throw BerthError(.invalidConfig, "container \"\(id)\" has no process in its config")
         }
+        return process
+    }
+
+    /// The container's config.json as `create` stored it.
+    static func containerSpec(store: StateStore, id: String) throws(BerthError) -> Spec {
+        let bytes = try Files.read(store.directory(id) + "/config.json")
+        do { return try decodeJSON(Spec.self, from: bytes) } catch { throw BerthError(.invalidConfig, "\(store.directory(id))/config.json: \(error)") }
     }
 
     /// Starts the process. Returns its pid and, for waiting in the foreground, a pidfd.
     public func start() throws(BerthError) -> (pid: pid_t, pidfd: FileDescriptor?) {
-        let plan = try LaunchPlan.processPlan(process, label: "process")
         let record: ContainerRecord
+        var process = self.process
         do {
             let lock = try store.lock(id)
             defer { lock.close() }
@@ -49,7 +49,18 @@ public struct Exec {
                 throw BerthError(.invalidState, "container \"\(id)\" is \(status.rawValue): exec needs a running container")
             }
             record = loaded
+            // A process.json without capabilities would otherwise keep every capability berth
+            // has, bounding set included, and without no_new_privs could gain more.
+            if process.capabilities == nil || process.noNewPrivileges == nil {
+                let base = try Exec.baseProcess(store: store, id: id)
+                process.capabilities = process.capabilities ?? base.capabilities
+                process.noNewPrivileges = process.noNewPrivileges ?? base.noNewPrivileges
+            }
         }
+        let plan = try LaunchPlan.processPlan(process, label: "process")
+        // The container's filter applies to every process in it, exec'd ones included.
+        let seccomp = try LaunchPlan.seccompProgram(try Exec.containerSpec(store: store, id: id).linux?.seccomp,
+                                                    cache: SeccompCache(directory: store.root + "/seccomp"))
 
         var joins: [(kind: NamespaceKind, fd: FileDescriptor)] = []
         defer { for join in joins { join.fd.close() } }
@@ -80,7 +91,7 @@ public struct Exec {
                     try NamespaceKind.join(join.fd, kind: .user, path: "user")
                 }
                 for limit in plan.rlimits { try Rlimit.set(limit.resource, soft: limit.soft, hard: limit.hard, name: limit.name) }
-                try ProcessIdentity(process: plan).apply()
+                try ProcessIdentity(process: plan, seccomp: seccomp).apply()
                 berth_unblock_all_signals()
                 try execProcess(plan, preserveFDs: preserveFDs)
             } catch {

@@ -1,5 +1,6 @@
 import Cgroup2
 import Linux
+import Seccomp
 
 /// Everything `create` will do, decided and checked before the first side effect. Built from a
 /// parsed config.json by `LaunchPlan(spec:...)`; the launcher and the init only follow it.
@@ -95,6 +96,8 @@ public struct LaunchPlan: Sendable {
     public var cgroupPath: String
     /// The cgroup writes for linux.resources, checked; applied before the init joins the cgroup.
     public var resources: CgroupResourcePlan
+    /// linux.seccomp compiled to BPF here in the parent; the init only loads it.
+    public var seccomp: SeccompProgram?
     public var annotations: [String: String]
     public var usePivotRoot: Bool
 

@@ -1,4 +1,5 @@
 import Linux
+import Seccomp
 import OCI
 
 extension LaunchPlan {
@@ -22,7 +23,6 @@ extension LaunchPlan {
         if linux.mountLabel?.isEmpty == false { try refuse("linux.mountLabel", "SELinux") }
         if linux.intelRdt != nil { try refuse("linux.intelRdt", "Intel RDT") }
         if linux.personality != nil { try refuse("linux.personality", "a personality") }
-        if linux.seccomp != nil { try refuse("linux.seccomp", "seccomp") }
     }
 
     /// `linux.timeOffsets`, checked: only the clocks a time namespace can shift, and only with a
@@ -52,5 +52,30 @@ extension LaunchPlan {
         public var nanoseconds: UInt32
         /// A line of /proc/PID/timens_offsets.
         public var line: String { "\(clock) \(seconds) \(nanoseconds)\n" }
+    }
+}
+
+extension LaunchPlan {
+    /// Compiles linux.seccomp (cached in `cache` when given) and passes on libseccomp's warnings.
+    static func seccompProgram(_ seccomp: LinuxSeccomp?, cache: SeccompCache?) throws(BerthError) -> SeccompProgram? {
+        guard let seccomp else { return nil }
+        let program: SeccompProgram
+        do { program = try SeccompProgram.compile(seccomp, cache: cache) } catch { throw BerthError(seccompError: error) }
+        if program.needsListener {
+            throw BerthError(.unsupported, "linux.seccomp: SCMP_ACT_NOTIFY is not supported by this version of berth yet")
+        }
+        for warning in program.warnings { warn(warning) }
+        return program
+    }
+}
+
+extension BerthError {
+    init(seccompError error: SeccompError) {
+        let code: Code = switch error.kind {
+        case .invalidConfig: .invalidConfig
+        case .unsupported: .unsupported
+        case .system: .system
+        }
+        self.init(code, error.description, cause: error)
     }
 }

@@ -2,6 +2,7 @@ import Glibc
 import Linux
 import OCI
 import Runtime
+import Seccomp
 
 /// `berth create [--bundle DIR] [--pid-file F] [--no-pivot] [--preserve-fds N] ID`.
 enum CreateCommand {
@@ -30,7 +31,10 @@ enum CreateCommand {
         let spec: Spec
         do { spec = try decodeJSON(Spec.self, from: bytes) } catch { throw BerthError(.invalidConfig, "\(configPath): \(error)") }
         let plan: LaunchPlan
-        do { plan = try LaunchPlan(spec: spec, id: id, bundle: bundle, usePivotRoot: !parsed.flag("no-pivot")) } catch {
+        do {
+            plan = try LaunchPlan(spec: spec, id: id, bundle: bundle, usePivotRoot: !parsed.flag("no-pivot"),
+                                  seccompCache: SeccompCache(directory: globals.root + "/seccomp"))
+        } catch {
             throw error.prefixed(configPath)
         }
         var launcher = Launcher(store: globals.store, plan: plan, configBytes: bytes)

@@ -1,5 +1,6 @@
 import Linux
 import OCI
+import Seccomp
 
 /// `berth features`: what this build supports, in the runtime-spec's features.json format, so
 /// that engines can ask rather than guess. It lists only what berth enforces today.
@@ -14,7 +15,7 @@ enum FeaturesCommand {
                 namespaces: NamespaceKind.allCases.map(\.rawValue),
                 capabilities: Array(Capability.names.prefix(Int(Capability.lastCap()) + 1)),
                 cgroup: Features.Cgroup(v1: false, v2: true, systemd: false, systemdUser: false, rdma: false),
-                seccomp: Features.Seccomp(enabled: false),
+                seccomp: SeccompProgram.features(),
                 apparmor: Features.Enabled(enabled: false),
                 selinux: Features.Enabled(enabled: false),
                 intelRdt: Features.Enabled(enabled: false),

@@ -11,7 +11,11 @@ enum SpecCommand {
         let path = (parsed.value("bundle") ?? ".") + "/config.json"
         if Files.exists(path) { throw BerthError(.exists, "\(path): already exists; remove it first") }
         let text: String
-        do { text = try encodeJSON(Spec.defaultConfig(), pretty: true) } catch { throw BerthError(.system, "encoding the default config: \(error)") }
+        var spec = Spec.defaultConfig()
+        // Least privilege by default: the default seccomp profile is part of every new config.
+        spec.linux = spec.linux ?? LinuxConfig()
+        spec.linux?.seccomp = Spec.defaultSeccomp()
+        do { text = try encodeJSON(spec, pretty: true) } catch { throw BerthError(.system, "encoding the default config: \(error)") }
         let fd = try FileDescriptor.open(path, O_WRONLY | O_CREAT | O_EXCL, mode: 0o644)
         defer { fd.close() }
         try fd.writeAll(text + "\n")
