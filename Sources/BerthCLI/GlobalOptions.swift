@@ -57,7 +57,17 @@ struct GlobalOptions {
         if logFormat == "json" {
             line = JSONValue.object([("level", .string(level)), ("msg", .string(message)), ("time", .string(timestampNow()))]).serialized() + "\n"
         } else {
-            line = "time=\"\(timestampNow())\" level=\(level) msg=\"\(message)\"\n"
+            // Quoted as logfmt quotes: a `"` or newline in the message must not end the value.
+            var quoted = ""
+            for character in message {
+                switch character {
+                case "\"": quoted += "\\\""
+                case "\\": quoted += "\\\\"
+                case "\n": quoted += "\\n"
+                default: quoted.append(character)
+                }
+            }
+            line = "time=\"\(timestampNow())\" level=\(level) msg=\"\(quoted)\"\n"
         }
         guard let fd = try? FileDescriptor.open(logPath, O_WRONLY | O_CREAT | O_APPEND, mode: 0o644) else { return }
         try? fd.writeAll(line)

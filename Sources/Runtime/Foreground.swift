@@ -2,6 +2,13 @@ import CShim
 import Glibc
 import Linux
 
+/// Blocks the signals `waitForwardingSignals` forwards. Called before `start`, a signal that
+/// arrives while poststart hooks run waits for the forwarding instead of killing berth and
+/// leaving the container behind: the signalfd made later still reads it.
+public func holdForwardedSignals() throws(BerthError) {
+    Glibc.close(try sys("signalfd") { berth_forwarding_signalfd() })
+}
+
 /// Waits for a child of ours while forwarding every signal berth receives to it: what `run` and
 /// `exec` do in the foreground. SIGCHLD and SIGWINCH are ours and not forwarded.
 public func waitForwardingSignals(pid: pid_t, pidfd: FileDescriptor) throws(BerthError) -> ProcessControl.Termination {

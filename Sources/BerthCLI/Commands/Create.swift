@@ -33,7 +33,8 @@ enum CreateCommand {
         let plan: LaunchPlan
         do {
             plan = try LaunchPlan(spec: spec, id: id, bundle: bundle, usePivotRoot: !parsed.flag("no-pivot"),
-                                  seccompCache: SeccompCache(directory: globals.root + "/seccomp"))
+                                  // A dot name: never a container ID, so never listed as one or taken by one.
+                                  seccompCache: SeccompCache(directory: globals.root + "/.seccomp"))
         } catch {
             throw error.prefixed(configPath)
         }

@@ -17,6 +17,7 @@ enum RunCommand {
         let containers = Containers(store: globals.store)
         let id = created.record.id
         do {
+            if !parsed.flag("detach") { try holdForwardedSignals() }
             try containers.start(id)
         } catch {
             try? containers.delete(id, force: true)
