@@ -58,6 +58,14 @@ public struct Cgroup: Sendable, Equatable {
     /// path's directories it created, counted from the leaf, so `remove` deletes only those.
     @discardableResult
     public func create(controllers: [String] = []) throws(BerthError) -> Int {
+        // Another container's delete may remove a shared, empty parent between our mkdirs;
+        // starting over once from the root makes it again.
+        do { return try createOnce(controllers: controllers) } catch where error.errno == ENOENT {
+            return try createOnce(controllers: controllers)
+        }
+    }
+
+    private func createOnce(controllers: [String]) throws(BerthError) -> Int {
         let components = path.split(separator: "/").map(String.init)
         var current = root
         var created = 0

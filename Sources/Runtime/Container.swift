@@ -110,7 +110,7 @@ public struct Containers {
         if let record {
             if let location = record.cgroup {
                 let cgroup = Cgroup(root: location.root, path: location.path)
-                try cgroup.remove(createdAncestors: record.cgroupCreated - 1)
+                try removeContainerCgroup(cgroup, created: record.cgroupCreated, id: id)
             } else if status != .stopped, let pidfd = try? ProcessControl.openPidfd(record.pid) {
                 try? ProcessControl.signal(pidfd: pidfd, SIGKILL)
                 _ = try? ProcessControl.waitReadable(pidfd, milliseconds: 10_000)

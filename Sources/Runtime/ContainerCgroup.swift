@@ -61,3 +61,12 @@ extension Containers {
         return (try? Cgroup(root: location.root, path: location.path).keyedValues("memory.events"))?["oom_kill"] ?? 0
     }
 }
+
+/// Removes a container's cgroup and the parents its create made; the default parent `berth` is
+/// removed too once empty, whichever container made it (rmdir fails harmlessly while it is not).
+func removeContainerCgroup(_ cgroup: Cgroup, created: Int, id: String) throws(BerthError) {
+    try cgroup.remove(createdAncestors: created - 1)
+    if cgroup.path == LaunchPlan.defaultCgroupParent + "/" + id {
+        _ = Glibc.rmdir(cgroup.root + "/" + LaunchPlan.defaultCgroupParent)
+    }
+}

@@ -101,6 +101,9 @@ public struct LaunchPlan: Sendable {
     public var annotations: [String: String]
     public var usePivotRoot: Bool
 
+    /// Where containers without a cgroupsPath get their cgroup, below the cgroup2 mount.
+    public static let defaultCgroupParent = "berth"
+
     public func creates(_ kind: NamespaceKind) -> Bool { newNamespaces.contains(kind) }
     public func joins(_ kind: NamespaceKind) -> String? { joinedNamespaces.first(where: { $0.kind == kind })?.path }
     public var hasOwnMountNamespace: Bool { creates(.mount) || joins(.mount) != nil }

@@ -67,7 +67,7 @@ public struct Launcher {
         } catch {
             // `launch` records the init's pid as soon as it exists.
             if record.pid > 0 { Glibc.kill(record.pid, SIGKILL); _ = try? ProcessControl.wait(record.pid) }
-            try? cgroup?.remove(createdAncestors: record.cgroupCreated - 1)
+            if let cgroup { try? removeContainerCgroup(cgroup, created: record.cgroupCreated, id: plan.id) }
             store.remove(plan.id)
             throw error
         }

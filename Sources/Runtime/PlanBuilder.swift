@@ -81,7 +81,7 @@ extension LaunchPlan {
         if let path = linux.cgroupsPath, !path.isEmpty {
             cgroupPath = try Cgroup.normalize(cgroupsPath: path)
         } else {
-            cgroupPath = "berth/" + id
+            cgroupPath = LaunchPlan.defaultCgroupParent + "/" + id
         }
     }
 
