@@ -15,6 +15,7 @@ struct ContainerInit {
     /// Namespaces to join by path, opened before any setns changes what paths mean.
     let joinFiles: [(kind: NamespaceKind, path: String, fd: FileDescriptor)]
     let preserveFDs: Int32
+    let console: ConsoleSetup?
 
     func run() -> Never {
         var afterReady = false
@@ -63,6 +64,8 @@ struct ContainerInit {
         try rootfs.maskAndProtectPaths()
         try rootfs.finish()
         rootfs.close()
+        // After pivot_root: the pty comes from the container's own devpts.
+        try console?.attach()
 
         for limit in plan.process.rlimits {
             try Rlimit.set(limit.resource, soft: limit.soft, hard: limit.hard, name: limit.name)

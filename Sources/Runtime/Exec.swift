@@ -14,6 +14,8 @@ public struct Exec {
     public let process: OCI.Process
     public var preserveFDs: Int32 = 0
     public var pidFile: String?
+    /// --console-socket, for a process with `terminal` set.
+    public var consoleSocket: String?
 
     public init(store: StateStore, id: String, process: OCI.Process) {
         self.store = store
@@ -74,6 +76,14 @@ public struct Exec {
         var cgroupFD: FileDescriptor?
         if let location = record.cgroup { cgroupFD = try? Cgroup(root: location.root, path: location.path).open() }
         defer { cgroupFD?.close() }
+        var console: ConsoleSetup?
+        switch (plan.terminal, consoleSocket) {
+        case (false, nil): break
+        case (true, nil): throw BerthError(.invalidArgument, "exec: a terminal (--tty or process.terminal) needs --console-socket")
+        case (false, .some): throw BerthError(.invalidArgument, "flag --console-socket: the process has no terminal (add --tty)")
+        case (true, .some(let path)): console = ConsoleSetup(socket: try ConsoleSetup.connect(path), size: plan.consoleSize)
+        }
+        defer { console?.socket.close() }
         let errors = try makePipe()
         let (pid, pidfd) = try ProcessControl.clone(cgroup: cgroupFD)
         if pid == 0 {
@@ -91,6 +101,7 @@ public struct Exec {
                     try NamespaceKind.join(join.fd, kind: .user, path: "user")
                 }
                 for limit in plan.rlimits { try Rlimit.set(limit.resource, soft: limit.soft, hard: limit.hard, name: limit.name) }
+                try console?.attach()
                 try ProcessIdentity(process: plan, seccomp: seccomp).apply()
                 berth_unblock_all_signals()
                 try execProcess(plan, preserveFDs: preserveFDs)

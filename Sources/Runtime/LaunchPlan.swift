@@ -54,6 +54,9 @@ public struct LaunchPlan: Sendable {
         public var rlimits: [Rlimit]
         public var noNewPrivileges: Bool
         public var oomScoreAdj: Int?
+        /// process.terminal: the process gets a pty whose master goes to --console-socket.
+        public var terminal: Bool
+        public var consoleSize: (rows: UInt16, columns: UInt16)?
 
         /// PATH from the process environment, for looking up `arguments[0]`.
         public var searchPath: String? {

@@ -14,6 +14,8 @@ public struct Launcher {
     public let configBytes: [UInt8]
     public var preserveFDs: Int32 = 0
     public var pidFile: String?
+    /// --console-socket: where the pty master goes when process.terminal is set.
+    public var consoleSocket: String?
 
     public init(store: StateStore, plan: LaunchPlan, configBytes: [UInt8]) {
         self.store = store
@@ -81,6 +83,8 @@ public struct Launcher {
         defer { channel.close() }
         let cgroupFD = try cgroup?.open()
         defer { cgroupFD?.close() }
+        let console = try consoleSetup()
+        defer { console?.socket.close() }
 
         // Namespaces whose setns or unshare only affects children are entered here, before clone.
         var joinFiles: [(kind: NamespaceKind, path: String, fd: FileDescriptor)] = []
@@ -118,7 +122,7 @@ public struct Launcher {
             lock.close()
             parentEnd.close()
             ContainerInit(plan: plan, channel: SyncChannel(childEnd), execFifo: fifo, joinFiles: joinFiles,
-                          preserveFDs: preserveFDs).run()
+                          preserveFDs: preserveFDs, console: console).run()
         }
         childEnd.close()
         for entry in joinFiles { entry.fd.close() }
@@ -157,6 +161,16 @@ public struct Launcher {
             throw error
         }
         return Created(record: record, pidfd: pidfd)
+    }
+
+    /// The console socket, connected, when the process wants a terminal; both or neither.
+    private func consoleSetup() throws(BerthError) -> ConsoleSetup? {
+        switch (plan.process.terminal, consoleSocket) {
+        case (false, nil): return nil
+        case (true, nil): throw BerthError(.invalidArgument, "process.terminal is true: it needs --console-socket")
+        case (false, .some): throw BerthError(.invalidArgument, "flag --console-socket: process.terminal is false, so there is no terminal to send")
+        case (true, .some(let path)): return ConsoleSetup(socket: try ConsoleSetup.connect(path), size: plan.process.consoleSize)
+        }
     }
 
     /// uid_map and gid_map through a verified procfs (CVE-2025-52881). As root in the initial

@@ -162,9 +162,6 @@ extension LaunchPlan {
     static func processPlan(_ process: OCI.Process, label: String) throws(BerthError) -> ProcessPlan {
         let args = process.args
         guard !args.isEmpty else { throw BerthError(.invalidConfig, "\(label).args: must name a command") }
-        if process.terminal == true {
-            throw BerthError(.unsupported, "\(label).terminal: terminals are not supported by this version of berth yet")
-        }
         guard process.cwd.hasPrefix("/") else { throw BerthError(.invalidConfig, "\(label).cwd: \"\(process.cwd)\" must be an absolute path") }
         for (index, variable) in (process.env ?? []).enumerated() where !variable.contains("=") || variable.hasPrefix("=") {
             throw BerthError(.invalidConfig, "\(label).env[\(index)]: \"\(variable)\" is not KEY=VALUE")
@@ -205,7 +202,9 @@ extension LaunchPlan {
         return ProcessPlan(arguments: args, environment: process.env ?? [], cwd: process.cwd,
                            uid: process.user.uid, gid: process.user.gid, additionalGids: process.user.additionalGids ?? [],
                            umask: process.user.umask, capabilities: capabilities, rlimits: rlimits,
-                           noNewPrivileges: process.noNewPrivileges ?? false, oomScoreAdj: process.oomScoreAdj)
+                           noNewPrivileges: process.noNewPrivileges ?? false, oomScoreAdj: process.oomScoreAdj,
+                           terminal: process.terminal ?? false,
+                           consoleSize: process.consoleSize.map { (UInt16(clamping: $0.height), UInt16(clamping: $0.width)) })
     }
 
     static func hookSet(_ hooks: Hooks?) throws(BerthError) -> HookSet {

@@ -21,9 +21,6 @@ enum CreateCommand {
     static func makeLauncher(_ parsed: Arguments, _ globals: GlobalOptions, command: String) throws(BerthError) -> Launcher {
         let id = try parsed.containerID(command: command)
         try ContainerID.validate(id)
-        if parsed.value("console-socket") != nil {
-            throw BerthError(.unsupported, "flag --console-socket: terminals are not supported by this version of berth yet")
-        }
         let bundle = try absoluteBundle(parsed.value("bundle") ?? ".")
         let configPath = bundle + "/config.json"
         let bytes: [UInt8]
@@ -41,6 +38,7 @@ enum CreateCommand {
         var launcher = Launcher(store: globals.store, plan: plan, configBytes: bytes)
         launcher.preserveFDs = try parsed.integer("preserve-fds", flag: "--preserve-fds") ?? 0
         launcher.pidFile = try parsed.value("pid-file").map { (path) throws(BerthError) in try absolutePath(path) }
+        launcher.consoleSocket = try parsed.value("console-socket").map { (path) throws(BerthError) in try absolutePath(path) }
         return launcher
     }
 

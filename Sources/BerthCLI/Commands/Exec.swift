@@ -13,9 +13,6 @@ enum ExecCommand {
                      "additional-gids": "additional-gids", "g": "additional-gids", "cap": "cap", "c": "cap"],
             booleans: ["detach": "detach", "d": "detach", "tty": "tty", "t": "tty", "no-new-privs": "no-new-privs"],
             stopAfter: 1)
-        if parsed.flag("tty") || parsed.value("console-socket") != nil {
-            throw BerthError(.unsupported, "exec: terminals are not supported by this version of berth yet")
-        }
         guard let id = parsed.positionals.first else { throw BerthError(.invalidArgument, "exec: expects a container id") }
         try ContainerID.validate(id)
         let store = globals.store
@@ -28,7 +25,7 @@ enum ExecCommand {
             guard !command.isEmpty else { throw BerthError(.invalidArgument, "exec: expects a command after the container id, or --process") }
             process = try Exec.baseProcess(store: store, id: id)
             process.args = command
-            process.terminal = false
+            process.terminal = parsed.flag("tty")
             process.env = merge(process.env ?? [], parsed.all("env"))
             if let cwd = parsed.value("cwd") { process.cwd = cwd }
             if let user = parsed.value("user") { try applyUser(user, to: &process) }
@@ -50,6 +47,7 @@ enum ExecCommand {
         var exec = Exec(store: store, id: id, process: process)
         exec.preserveFDs = try parsed.integer("preserve-fds", flag: "--preserve-fds") ?? 0
         exec.pidFile = try parsed.value("pid-file").map { (path) throws(BerthError) in try absolutePath(path) }
+        exec.consoleSocket = try parsed.value("console-socket").map { (path) throws(BerthError) in try absolutePath(path) }
         let started = try exec.start()
         guard !parsed.flag("detach"), let pidfd = started.pidfd else {
             started.pidfd?.close()

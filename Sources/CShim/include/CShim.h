@@ -65,6 +65,17 @@ int berth_read_signalfd(int fd);
 /// Unblocks every signal, for a child about to exec.
 void berth_unblock_all_signals(void);
 
+/// Unlocks the pty master `fd` and returns the number of its pts, or -1.
+int berth_pty_unlock(int fd);
+/// TIOCSWINSZ on a terminal.
+int berth_set_window_size(int fd, unsigned short rows, unsigned short columns);
+/// Makes `fd` the calling process's controlling terminal (TIOCSCTTY).
+int berth_set_controlling_terminal(int fd);
+/// Sends `fd` over the connected unix socket `socket` (SCM_RIGHTS) with `name` as the payload.
+int berth_send_fd(int socket, int fd, const char *name);
+/// Connects a new close-on-exec unix stream socket to `path`; returns it or -1.
+int berth_connect_unix(const char *path);
+
 /// The value of errno, for Swift callers that cannot read the TLS macro portably.
 int berth_errno(void);
 

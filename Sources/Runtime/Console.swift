@@ -1,0 +1,50 @@
+import CShim
+import Glibc
+import Linux
+
+/// The container's terminal: a pty made inside the container's devpts, whose master goes to the
+/// engine over the console socket (runc's protocol: one SCM_RIGHTS message) and whose pts
+/// becomes the process's controlling terminal and stdio.
+struct ConsoleSetup {
+    /// Connected by the parent before clone: the socket's path is on the host, out of reach
+    /// once the init has pivoted.
+    let socket: FileDescriptor
+    let size: (rows: UInt16, columns: UInt16)?
+
+    static let devptsMagic = 0x1cd1
+
+    /// Connects to the engine's console socket.
+    static func connect(_ path: String) throws(BerthError) -> FileDescriptor {
+        FileDescriptor(rawValue: try sys("connect", "--console-socket \(path)") { berth_connect_unix(path) })
+    }
+
+    /// Runs in the init after pivot_root (or in an exec'd process after joining the mount
+    /// namespace), so /dev/ptmx and /dev/pts are the container's.
+    func attach() throws(BerthError) {
+        // A session of its own: the pts becomes its controlling terminal, and no host terminal
+        // can be (TIOCSTI from inside could otherwise type into the host's shell).
+        _ = Glibc.setsid()
+        let master = try FileDescriptor.open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        defer { master.close() }
+        // The rootfs could have planted /dev/ptmx or /dev/pts as links to host devices
+        // (CVE-2025-52565): both ends must be on a devpts.
+        try ConsoleSetup.checkDevpts(master, "/dev/ptmx")
+        let number = try sys("ioctl", "/dev/ptmx unlock") { berth_pty_unlock(master.rawValue) }
+        let terminal = try FileDescriptor.open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
+        try ConsoleSetup.checkDevpts(terminal, "/dev/pts/\(number)")
+        if let size {
+            try sys("ioctl", "TIOCSWINSZ") { berth_set_window_size(master.rawValue, size.rows, size.columns) }
+        }
+        try sys("sendmsg", "console socket") { berth_send_fd(socket.rawValue, master.rawValue, "/dev/pts/\(number)") }
+        socket.close()
+        for target in 0...2 { try terminal.duplicate(as: Int32(target)) }
+        if terminal.rawValue > 2 { terminal.close() }
+        try sys("ioctl", "TIOCSCTTY") { berth_set_controlling_terminal(0) }
+    }
+
+    static func checkDevpts(_ fd: FileDescriptor, _ path: String) throws(BerthError) {
+        guard berth_fstatfs_type(fd.rawValue) == devptsMagic else {
+            throw BerthError(.system, "\(path) in the container is not on a devpts filesystem")
+        }
+    }
+}
