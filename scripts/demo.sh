@@ -14,18 +14,32 @@ trap '"$berth" --root "$root" delete --force demo >/dev/null 2>&1 || true; rm -r
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 cgroup_part() {
-    say "cgroup v2: the container lives in a cgroup of its own"
+    say "cgroup v2: a container in a cgroup of its own, with limits the kernel enforces"
     scripts/make-bundle.sh "$berth" "$work/cg" -- sh -c 'echo "inside, /proc/self/cgroup says: $(cat /proc/self/cgroup)"; sleep 30'
+    jq '.linux.resources = {"memory": {"limit": 33554432}, "cpu": {"quota": 50000, "period": 100000}, "pids": {"limit": 64}}' \
+        "$work/cg/config.json" >"$work/cg/limits.json" && mv "$work/cg/limits.json" "$work/cg/config.json"
     "$berth" --root "$root" create --bundle "$work/cg" demo
     "$berth" --root "$root" start demo
     mount=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
-    echo "host side: $mount/berth/demo holds pid(s) $(tr '\n' ' ' <"$mount/berth/demo/cgroup.procs")"
-    echo "controllers this host offers it: $(cat "$mount/cgroup.controllers")"
-    echo "state: $("$berth" --root "$root" state demo | tr -d '\n ' )"
-    "$berth" --root "$root" kill --all demo KILL
+    group=$mount/berth/demo
+    echo "host side: $group holds pid(s) $(tr '\n' ' ' <"$group/cgroup.procs")"
+    echo "  memory.max $(cat "$group/memory.max")   cpu.max $(cat "$group/cpu.max")   pids.max $(cat "$group/pids.max")"
+    echo "berth ps: $("$berth" --root "$root" ps --format json demo)"
+    echo "berth events --stats (memory part): $("$berth" --root "$root" events --stats demo | jq -c '.data.memory | {current, max}')"
+    "$berth" --root "$root" pause demo
+    echo "after pause: $("$berth" --root "$root" state demo | jq -r .status), cgroup.freeze $(cat "$group/cgroup.freeze")"
+    "$berth" --root "$root" resume demo
+    "$berth" --root "$root" update --memory 64m demo
+    echo "after update --memory 64m: memory.max $(cat "$group/memory.max")"
     "$berth" --root "$root" delete --force demo
-    [[ ! -e $mount/berth/demo ]] && echo "after delete: no cgroup, no state directory left"
-    echo "(resource limits on these controllers come with the cgroup issue)"
+    [[ ! -e $group ]] && echo "after delete: no cgroup, no state directory left"
+
+    say "the kernel enforces them: 64M touched under a 16M limit"
+    scripts/make-bundle.sh "$berth" "$work/oom" -- dd if=/dev/zero of=/dev/null bs=64M count=1
+    jq '.linux.resources = {"memory": {"limit": 16777216}}' "$work/oom/config.json" >"$work/oom/c.json" && mv "$work/oom/c.json" "$work/oom/config.json"
+    rc=0
+    "$berth" --root "$root" run --bundle "$work/oom" oom || rc=$?
+    echo "berth run exited with $rc: 128 + 9, the OOM killer's SIGKILL"
 }
 
 if [[ ${1:-} == --cgroup ]]; then cgroup_part; exit; fi
