@@ -7,7 +7,8 @@
 #   make test-vm    only the VM part; BERTH_VM_FILTER=REGEX picks the tests
 #                   (default 'VMTests|IntegrationTests'), see scripts/test-vm.sh
 #   make demo       run a container and show its isolation (the cgroup part in the VM)
-#   make bench      lifecycle benchmark against runc and crun, into bench-results/
+#   make bench      lifecycle benchmark against runc and crun, into bench-results/; then the
+#                   same with cgroup limits in the VM (benchmarks/lifecycle-vm.sh)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -17,7 +18,7 @@ SHELL := /bin/bash
 
 APT_PACKAGES := libseccomp-dev libcap-dev pkg-config \
 	qemu-system-x86 linux-image-amd64 busybox-static cpio iproute2 \
-	runc crun hyperfine jq time
+	runc crun hyperfine jq time podman containerd
 
 export BERTH_VM_FILTER
 
@@ -48,3 +49,4 @@ demo: deps build rootfs
 
 bench: deps build rootfs
 	benchmarks/lifecycle.sh
+	benchmarks/lifecycle-vm.sh
