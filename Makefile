@@ -7,6 +7,8 @@
 #   make test-vm    only the VM part; BERTH_VM_FILTER=REGEX picks the tests
 #                   (default 'VMTests|IntegrationTests'), see scripts/test-vm.sh
 #   make demo       run a container and show its isolation (the cgroup part in the VM)
+#   make fuzz       libFuzzer on config.json through the decoder and the plan validator,
+#                   FUZZ_SECONDS (default 300); scripts/fuzz.sh
 #   make bench      lifecycle benchmark against runc and crun, into bench-results/; then the
 #                   same with cgroup limits in the VM (benchmarks/lifecycle-vm.sh)
 
@@ -22,7 +24,7 @@ APT_PACKAGES := libseccomp-dev libcap-dev pkg-config \
 
 export BERTH_VM_FILTER
 
-.PHONY: all deps build rootfs test test-vm demo bench
+.PHONY: all deps build rootfs test test-vm demo bench fuzz
 
 all: build
 
@@ -50,3 +52,6 @@ demo: deps build rootfs
 bench: deps build rootfs
 	benchmarks/lifecycle.sh
 	benchmarks/lifecycle-vm.sh
+
+fuzz:
+	scripts/fuzz.sh $(or $(FUZZ_SECONDS),300)

@@ -54,14 +54,33 @@ public enum Berth {
             let logged = globals
             warningHandler = { message in
                 logged.log(level: "warning", message)
-                _ = try? FileDescriptor.standardError.writeAll("berth: warning: \(message)\n")
+                _ = try? FileDescriptor.standardError.writeAll("berth: warning: \(terminalSafe(message))\n")
             }
             return try handler(parsed.rest, globals)
         } catch {
             globals.log(level: "error", error.description)
-            let text = globals.debug ? error.chain : error.description
+            let text = globals.debug ? error.chain.split(separator: "\n").map { terminalSafe(String($0)) }.joined(separator: "\n")
+                                     : terminalSafe(error.description)
             _ = try? FileDescriptor.standardError.writeAll("berth: \(text)\n")
             return 1
         }
     }
+}
+
+/// Messages quote paths and names from config.json, which may hold any byte: control characters
+/// are escaped, so an error stays one line and cannot send escape sequences to the terminal of
+/// whoever reads it.
+func terminalSafe(_ text: String) -> String {
+    var result = ""
+    for scalar in text.unicodeScalars {
+        switch scalar.value {
+        case 0x0A: result += "\\n"
+        case 0x09: result += "\\t"
+        case 0x00..<0x20, 0x7F, 0x80..<0xA0:
+            let hex = String(scalar.value, radix: 16)
+            result += "\\x" + (hex.count < 2 ? "0" : "") + hex
+        default: result.unicodeScalars.append(scalar)
+        }
+    }
+    return result
 }

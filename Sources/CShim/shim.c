@@ -43,6 +43,15 @@
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
+#ifndef SYS_fsopen
+#define SYS_fsopen 430
+#endif
+#ifndef SYS_fsconfig
+#define SYS_fsconfig 431
+#endif
+#ifndef SYS_fsmount
+#define SYS_fsmount 432
+#endif
 
 struct berth_clone_args {
     uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
@@ -110,6 +119,18 @@ int berth_mount_setattr(int dirfd, const char *path, unsigned int flags, uint64_
                         uint64_t attr_clr, uint64_t propagation) {
     struct berth_mount_attr attr = {attr_set, attr_clr, propagation, 0};
     return (int)syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof(attr));
+}
+
+int berth_fsopen(const char *fs_name, unsigned int flags) {
+    return (int)syscall(SYS_fsopen, fs_name, flags);
+}
+
+int berth_fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux) {
+    return (int)syscall(SYS_fsconfig, fd, cmd, key, value, aux);
+}
+
+int berth_fsmount(int fd, unsigned int flags, unsigned int attr_flags) {
+    return (int)syscall(SYS_fsmount, fd, flags, attr_flags);
 }
 
 int berth_seccomp(unsigned int operation, unsigned int flags, void *args) {

@@ -50,3 +50,54 @@ public enum Mounts {
         try sys("chdir", "/") { Glibc.chdir("/") }
     }
 }
+
+/// Mounts made on descriptors with the new mount API (open_tree, fsmount, mount_setattr,
+/// move_mount). The object that was opened and checked is the one mounted on: no path is walked
+/// again between the check and the mount, and nothing depends on which /proc is mounted.
+extension Mounts {
+    /// MOUNT_ATTR_* flags of mount_setattr(2) and fsmount(2).
+    public struct Attributes: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let readOnly = Attributes(rawValue: 0x1)
+        public static let noSuid = Attributes(rawValue: 0x2)
+        public static let noDev = Attributes(rawValue: 0x4)
+        public static let noExec = Attributes(rawValue: 0x8)
+    }
+
+    static let openTreeClone: UInt32 = 1
+    static let atEmptyPath: UInt32 = 0x1000
+    static let atRecursive: UInt32 = 0x8000
+    static let moveMountFromEmptyPath: UInt32 = 0x04
+    static let moveMountToEmptyPath: UInt32 = 0x40
+    static let fsconfigCreate: UInt32 = 6
+    static let cloexec: UInt32 = 1
+
+    /// A detached copy of the mount at `source` (a bind mount not yet attached anywhere).
+    public static func cloneTree(of source: FileDescriptor, recursive: Bool, describing name: String) throws(BerthError) -> FileDescriptor {
+        let flags = openTreeClone | UInt32(O_CLOEXEC) | atEmptyPath | (recursive ? atRecursive : 0)
+        return FileDescriptor(rawValue: try sys("open_tree", name) { berth_open_tree(source.rawValue, "", flags) })
+    }
+
+    /// Sets `attributes` on a detached tree (never clears any, so locked flags are no obstacle).
+    public static func setAttributes(_ tree: FileDescriptor, _ attributes: Attributes, recursive: Bool, describing name: String) throws(BerthError) {
+        try sys("mount_setattr", name) {
+            berth_mount_setattr(tree.rawValue, "", atEmptyPath | (recursive ? atRecursive : 0), UInt64(attributes.rawValue), 0, 0)
+        }
+    }
+
+    /// A new tmpfs, mounted nowhere yet, with `attributes` on its mount.
+    public static func detachedTmpfs(_ attributes: Attributes, describing name: String) throws(BerthError) -> FileDescriptor {
+        let context = FileDescriptor(rawValue: try sys("fsopen", "tmpfs for \(name)") { berth_fsopen("tmpfs", cloexec) })
+        defer { context.close() }
+        try sys("fsconfig", "tmpfs for \(name)") { berth_fsconfig(context.rawValue, fsconfigCreate, nil, nil, 0) }
+        return FileDescriptor(rawValue: try sys("fsmount", "tmpfs for \(name)") { berth_fsmount(context.rawValue, cloexec, attributes.rawValue) })
+    }
+
+    /// Attaches the detached `tree` on top of the object `target` names.
+    public static func attach(_ tree: FileDescriptor, onto target: FileDescriptor, describing name: String) throws(BerthError) {
+        try sys("move_mount", name) {
+            berth_move_mount(tree.rawValue, "", target.rawValue, "", moveMountFromEmptyPath | moveMountToEmptyPath)
+        }
+    }
+}

@@ -40,9 +40,7 @@ struct ContainerInit {
         // If `berth create` dies mid-setup, so does the half-built container. Had it died before
         // this line, the first receive below would read end of file and fail.
         try ProcessControl.prctl(Prctl.setParentDeathSignal, UInt(SIGKILL), describing: "PR_SET_PDEATHSIG")
-        // Not dumpable: processes in the container cannot ptrace us or open /proc/1/exe, the
-        // runtime's binary, while it is still mapped (CVE-2019-5736).
-        try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
+        // Not dumpable since birth: the parent cleared the flag before clone (CVE-2019-5736).
         // Modes in the config are exact; the process's own umask is set just before exec.
         Glibc.umask(0)
 
@@ -198,6 +196,9 @@ struct ProcessIdentity {
         try sys("setresuid", "\(process.uid)") { berth_setresuid(process.uid, process.uid, process.uid) }
         try ProcessControl.prctl(Prctl.setKeepCapabilities, 0, describing: "PR_SET_KEEPCAPS")
         if let caps = process.capabilities { try Capability.apply(caps) }
+        // A change of credentials sets the dumpable flag to fs.suid_dumpable, which a host may
+        // have set to 1: clear it again, berth's image stays mapped until execve (CVE-2019-5736).
+        try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
         Glibc.umask(mode_t(process.umask ?? 0o022))
         try sys("chdir", process.cwd) { Glibc.chdir(process.cwd) }
         // A cwd reached through a leaked descriptor would lie outside the root (CVE-2024-21626).
@@ -221,10 +222,12 @@ struct ProcessIdentity {
 /// Exec of the container's process: descriptors beyond stdio and the preserved ones are closed
 /// on exec, and the command is looked up in the container's PATH.
 func execProcess(_ process: LaunchPlan.ProcessPlan, preserveFDs: Int32) throws(BerthError) -> Never {
-    var keep = preserveFDs
+    var keep = max(preserveFDs, 0)
     if let listen = process.environment.last(where: { $0.hasPrefix("LISTEN_FDS=") }), let count = Int32(listen.dropFirst(11)) {
         keep = max(keep, count)
     }
+    // A LISTEN_FDS of the image's (`ENV LISTEN_FDS=2147483647`) must not overflow `3 + keep`.
+    keep = min(keep, Int32.max - 3)
     // Nothing but stdio, LISTEN_FDS and --preserve-fds may reach the container (CVE-2024-21626).
     ProcessControl.markCloseOnExec(from: 3 + keep)
     guard let command = process.arguments.first else { throw BerthError(.invalidConfig, "process.args: must not be empty") }

@@ -85,12 +85,18 @@ public struct Exec {
         }
         defer { console?.socket.close() }
         let errors = try makePipe()
+        // The child is in the container's pid namespace from birth (setns above): processes of
+        // the container see it at once. Not dumpable before clone, so it is not dumpable from its
+        // first instruction, while berth's image is still mapped and its root, cwd and
+        // descriptors are the host's (CVE-2019-5736): ptrace access, and with it
+        // /proc/PID/exe, root, cwd and fd/, is refused to them. Its execve resets the flag.
+        try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
         let (pid, pidfd) = try ProcessControl.clone(cgroup: cgroupFD)
         if pid == 0 {
             errors.read.close()
+            // The host's cgroup directory: not needed once clone3 has placed us (CVE-2024-21626).
+            cgroupFD?.close()
             do {
-                // Not dumpable while berth's image is still mapped in the container (CVE-2019-5736).
-                try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
                 // The user namespace last: as root of the host we may join any namespace, while
                 // inside the container's user namespace we could not join those the host owns
                 // (a network namespace made by the engine, say).

@@ -115,12 +115,20 @@ public struct Launcher {
             for kind in plan.newNamespaces where kind != .time { cloneFlags |= kind.cloneFlag }
         }
 
+        // Not dumpable from its first instruction (CVE-2019-5736): the flag is copied into the
+        // child by clone, so no process of a pid namespace the init is born into (a joined one)
+        // can open its /proc/PID/exe, root, cwd or fd/ (ptrace access), not even in the window
+        // before the child could call prctl itself. Reset by the container process's execve.
+        try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
         let (pid, clonePidfd) = try ProcessControl.clone(namespaces: cloneFlags, cgroup: cgroupFD)
         if pid == 0 {
             // flock belongs to the open file, which the child shares: holding it would keep the
             // container locked against `start` for as long as the init lives.
             lock.close()
             parentEnd.close()
+            // The cgroup directory is the host's: nothing the init needs, so nothing to leak
+            // (runc's CVE-2024-21626 leaked exactly this descriptor).
+            cgroupFD?.close()
             ContainerInit(plan: plan, channel: SyncChannel(childEnd), execFifo: fifo, joinFiles: joinFiles,
                           preserveFDs: preserveFDs, console: console).run()
         }

@@ -66,10 +66,12 @@ extension LaunchPlan {
         readonlyPaths = try (linux.readonlyPaths ?? []).enumerated().map { (index, path) throws(BerthError) in
             try PathRules.containerPath(path, label: "linux.readonlyPaths[\(index)]")
         }
+        let (new, joined) = (newNamespaces, joinedNamespaces)
         sysctls = try (linux.sysctl ?? [:]).sorted(by: { $0.key < $1.key }).map { (name, value) throws(BerthError) in
             if name.isEmpty || name.contains("/") || name.split(separator: ".", omittingEmptySubsequences: false).contains(where: { $0.isEmpty || $0 == ".." }) {
                 throw BerthError(.invalidConfig, "linux.sysctl: invalid name \"\(name)\"")
             }
+            try LaunchPlan.checkSysctlIsNamespaced(name, new: new, joined: joined)
             return (name, value)
         }
 

@@ -1,3 +1,4 @@
+import Glibc
 import Linux
 import Seccomp
 import OCI
@@ -42,6 +43,36 @@ extension LaunchPlan {
             }
             return TimeOffset(clock: clock, seconds: offset.secs ?? 0, nanoseconds: nanoseconds)
         }
+    }
+}
+
+extension LaunchPlan {
+    /// A sysctl is written from inside the container, but only some belong to a namespace of
+    /// the container; any other (kernel.core_pattern, vm.*, ...) is the host's one value, and a
+    /// config must not change it. Allowed, as runc allows them: the IPC ones with an ipc
+    /// namespace, net.* with a network namespace, kernel.domainname with a uts namespace, each
+    /// new or joined by path but not the host's own.
+    static func checkSysctlIsNamespaced(_ name: String, new: [NamespaceKind], joined: [(kind: NamespaceKind, path: String)]) throws(BerthError) {
+        let label = "linux.sysctl[\"\(name)\"]"
+        func require(_ kind: NamespaceKind) throws(BerthError) {
+            if new.contains(kind) { return }
+            if let path = joined.first(where: { $0.kind == kind })?.path, !isHostNamespace(kind, path: path) { return }
+            throw BerthError(.invalidConfig, "\(label): needs a \(kind.rawValue) namespace of the container's own; in the host's it would change the host")
+        }
+        let ipc: Set<String> = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+                                "kernel.shmmni", "kernel.shm_rmid_forced"]
+        if ipc.contains(name) || name.hasPrefix("fs.mqueue.") { return try require(.ipc) }
+        if name.hasPrefix("net.") { return try require(.network) }
+        if name == "kernel.domainname" { return try require(.uts) }
+        if name == "kernel.hostname" { throw BerthError(.invalidConfig, "\(label): set `hostname` instead") }
+        throw BerthError(.invalidConfig, "\(label): not in any namespace of the container, so it would change the host")
+    }
+
+    /// True when the namespace file at `path` is the one berth itself is in (the host's).
+    static func isHostNamespace(_ kind: NamespaceKind, path: String) -> Bool {
+        var theirs = Glibc.stat(), ours = Glibc.stat()
+        guard Glibc.fstatat(AT_FDCWD, path, &theirs, 0) == 0, Glibc.fstatat(AT_FDCWD, "/proc/self/ns/\(kind.procName)", &ours, 0) == 0 else { return false }
+        return theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev
     }
 }
 

@@ -79,10 +79,21 @@ struct RootfsSetup {
             let directory = try FileDescriptor.open(parent.procPath, O_RDONLY | O_DIRECTORY)
             defer { directory.close() }
             if plan.creates(.user) {
-                // mknod is refused in a user namespace: bind the host's node instead.
-                let fd = try sys("create", device.path) { Glibc.openat(directory.rawValue, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o644) }
-                Glibc.close(fd)
-                try Mounts.mount(source: device.path, target: "/proc/self/fd/\(directory.rawValue)/\(name)", type: nil, flags: .bind, describing: device.path)
+                // mknod is refused in a user namespace: bind the host's node instead, onto the
+                // file opened here (never by name again, which a link could have replaced).
+                let created = Glibc.openat(directory.rawValue, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o644)
+                if created >= 0 { Glibc.close(created) } else if Glibc.errno != EEXIST {
+                    throw BerthError(.system, "\(device.label): create \(device.path)", errno: Glibc.errno)
+                }
+                let target = try sys("open", device.path) { Glibc.openat(directory.rawValue, name, BERTH_O_PATH | O_NOFOLLOW | O_CLOEXEC) }
+                defer { Glibc.close(target) }
+                var info = Glibc.stat()
+                try sys("fstat", device.path) { Glibc.fstat(target, &info) }
+                let kind = info.st_mode & S_IFMT
+                guard kind != S_IFLNK && kind != S_IFDIR else {
+                    throw BerthError(.system, "\(device.label): \(device.path) exists in the rootfs and is not a file")
+                }
+                try Mounts.mount(source: device.path, target: "/proc/self/fd/\(target)", type: nil, flags: .bind, describing: device.path)
                 continue
             }
             let number = makeDeviceNumber(major: device.major, minor: device.minor)
@@ -102,10 +113,25 @@ struct RootfsSetup {
         let directory = try FileDescriptor.open(dev.procPath, O_RDONLY | O_DIRECTORY)
         defer { directory.close() }
         for (name, target) in links {
-            if Glibc.symlinkat(target, directory.rawValue, name) != 0 && Glibc.errno != EEXIST {
-                throw BerthError(.system, "symlink /dev/\(name)", errno: Glibc.errno)
-            }
+            if Glibc.symlinkat(target, directory.rawValue, name) == 0 { continue }
+            guard Glibc.errno == EEXIST else { throw BerthError(.system, "symlink /dev/\(name)", errno: Glibc.errno) }
+            // /dev/ptmx must be the container's own devpts's (CVE-2025-52565): a rootfs without a
+            // tmpfs on /dev may ship it as a link elsewhere or as the host's ptmx node. Replaced,
+            // unless /dev is bound from the host, whose files are not ours to remove.
+            guard name == "ptmx", !devIsBound, readLink(in: directory, name) != target else { continue }
+            try sys("unlink", "/dev/ptmx") { Glibc.unlinkat(directory.rawValue, name, 0) }
+            try sys("symlink", "/dev/ptmx") { Glibc.symlinkat(target, directory.rawValue, name) }
         }
+    }
+
+    /// True when the config bind-mounts something over /dev.
+    private var devIsBound: Bool { plan.mounts.contains { $0.destination == "/dev" && $0.isBind } }
+
+    private func readLink(in directory: FileDescriptor, _ name: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let count = Glibc.readlinkat(directory.rawValue, name, &buffer, buffer.count - 1)
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// pivot_root into the rootfs, or move it over / with --no-pivot.
@@ -130,33 +156,63 @@ struct RootfsSetup {
         }
     }
 
+    /// Masked and read-only paths, after pivot_root. Each path is opened inside the new root
+    /// (RESOLVE_IN_ROOT, no magic links: a link in the rootfs can only lead to another path of
+    /// the container) and covered through that descriptor with the new mount API, so the object
+    /// whose type was checked is the one covered, and no /proc is needed to name it.
     func maskAndProtectPaths() throws(BerthError) {
+        guard !plan.maskedPaths.isEmpty || !plan.readonlyPaths.isEmpty else { return }
+        let root = try Rootfs(path: "/")
+        defer { root.close() }
+        var devNull: FileDescriptor?
+        defer { devNull?.close() }
         for (index, path) in plan.maskedPaths.enumerated() {
-            var info = Glibc.stat()
-            guard Glibc.fstatat(AT_FDCWD, path, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
-            if (info.st_mode & S_IFMT) == S_IFDIR {
-                try Mounts.mount(source: "tmpfs", target: path, type: "tmpfs", flags: .readOnly, describing: "linux.maskedPaths[\(index)] \(path)")
+            let label = "linux.maskedPaths[\(index)] \(path)"
+            guard let target = try openIfPresent(path, in: root, label: label) else { continue }
+            defer { target.close() }
+            let tree: FileDescriptor
+            if (try target.stat().st_mode & S_IFMT) == S_IFDIR {
+                tree = try Mounts.detachedTmpfs([.readOnly, .noSuid, .noDev, .noExec], describing: label)
             } else {
-                try checkDevNull()
-                try Mounts.mount(source: "/dev/null", target: path, type: nil, flags: .bind, describing: "linux.maskedPaths[\(index)] \(path)")
+                if devNull == nil { devNull = try openDevNull(in: root) }
+                tree = try Mounts.cloneTree(of: devNull!, recursive: false, describing: label)
             }
+            defer { tree.close() }
+            try Mounts.attach(tree, onto: target, describing: label)
         }
         for (index, path) in plan.readonlyPaths.enumerated() {
-            guard Files.exists(path) else { continue }
             let label = "linux.readonlyPaths[\(index)] \(path)"
-            try Mounts.mount(source: path, target: path, type: nil, flags: [.bind, .recursive], describing: label)
-            try Mounts.remountBind(target: path, flags: [.readOnly, .noSuid, .noDev, .noExec], describing: label)
+            guard let target = try openIfPresent(path, in: root, label: label) else { continue }
+            defer { target.close() }
+            // The copy is made read-only before it is attached: there is no moment at which the
+            // path is covered by a writable mount.
+            let tree = try Mounts.cloneTree(of: target, recursive: true, describing: label)
+            defer { tree.close() }
+            try Mounts.setAttributes(tree, [.readOnly, .noSuid, .noDev, .noExec], recursive: true, describing: label)
+            try Mounts.attach(tree, onto: target, describing: label)
         }
     }
 
-    /// /dev/null must be the real character device 1:3 before anything is bound from it: a
-    /// rootfs that swapped it for a link or a file would unmask what it covers (CVE-2025-31133).
-    private func checkDevNull() throws(BerthError) {
-        var info = Glibc.stat()
-        try sys("stat", "/dev/null") { Glibc.fstatat(AT_FDCWD, "/dev/null", &info, AT_SYMLINK_NOFOLLOW) }
+    /// `path` opened inside the container's root, or nil when it does not exist there.
+    private func openIfPresent(_ path: String, in root: Rootfs, label: String) throws(BerthError) -> FileDescriptor? {
+        do { return try root.open(path) } catch where error.errno == ENOENT || error.errno == ENOTDIR { return nil } catch {
+            throw error.prefixed(label)
+        }
+    }
+
+    /// /dev/null, held open once it is proven to be the real character device 1:3: a rootfs that
+    /// swapped it for a link or a file would otherwise unmask what it covers, or bind a file of
+    /// its choosing over the masked path (CVE-2025-31133). The mask is cloned from this very
+    /// descriptor, so a swap after the check changes nothing.
+    private func openDevNull(in root: Rootfs) throws(BerthError) -> FileDescriptor {
+        let fd = try root.open("/dev/null", BERTH_O_PATH | O_NOFOLLOW)
+        var info: Glibc.stat
+        do { info = try fd.stat() } catch { fd.close(); throw error }
         guard (info.st_mode & S_IFMT) == S_IFCHR, info.st_rdev == makeDeviceNumber(major: 1, minor: 3) else {
+            fd.close()
             throw BerthError(.system, "/dev/null in the container is not the null device")
         }
+        return fd
     }
 
     func finish() throws(BerthError) {

@@ -98,7 +98,7 @@ struct BadInputTests {
         }
     }
 
-    @Test func terminalIsRefusedAsUnsupported() async throws {
+    @Test func terminalWithoutAConsoleSocketIsRefused() async throws {
         try await withBerthSandbox { s in
             let bundle = try await s.bundle(["true"]) { $0["process.terminal"] = true }
             try await Self.expectRefused(s, bundle: bundle, mentioning: ["process.terminal"])

@@ -122,7 +122,7 @@ struct RefusedConfig: Sendable, CustomTestStringConvertible {
         RefusedConfig("rootfs that does not exist", "root.path:") { $0.root?.path = "no-such-rootfs" },
         RefusedConfig("empty args", "process.args:") { $0.process?.args = [] },
         RefusedConfig("relative cwd", "process.cwd:") { $0.process?.cwd = "tmp" },
-        RefusedConfig("terminal", .unsupported, "process.terminal:") { $0.process?.terminal = true },
+        RefusedConfig("apparmor profile", .unsupported, "process.apparmorProfile:") { $0.process?.apparmorProfile = "berth-default" },
         RefusedConfig("env entry without =", "process.env[2]:") { $0.process?.env?.append("JUSTANAME") },
         RefusedConfig("env entry starting with =", "process.env[2]:") { $0.process?.env?.append("=value") },
         RefusedConfig("unknown capability", "process.capabilities.effective[1]:") { $0.process?.capabilities?.effective?[1] = "CAP_FLY" },
@@ -160,6 +160,16 @@ struct RefusedConfig: Sendable, CustomTestStringConvertible {
         RefusedConfig("readonly path with ..", "linux.readonlyPaths[1]:") { $0.linux?.readonlyPaths?[1] = "/proc/../sys" },
         RefusedConfig("sysctl name with an empty part", "linux.sysctl:") { $0.linux?.sysctl = ["net..ipv4": "1"] },
         RefusedConfig("sysctl name with a slash", "linux.sysctl:") { $0.linux?.sysctl = ["net/ipv4": "1"] },
+        RefusedConfig("sysctl of the host's only", "linux.sysctl[\"kernel.core_pattern\"]:") { $0.linux?.sysctl = ["kernel.core_pattern": "|/x"] },
+        RefusedConfig("net sysctl without a network namespace", "linux.sysctl[\"net.ipv4.ip_forward\"]:") {
+            $0.linux?.namespaces?.removeAll { $0.type == .network }
+            $0.linux?.sysctl = ["net.ipv4.ip_forward": "1"]
+        },
+        RefusedConfig("ipc sysctl in the host's ipc namespace", "linux.sysctl[\"kernel.shmmax\"]:") {
+            let namespaces = ($0.linux?.namespaces ?? []).map { $0.type == .ipc ? LinuxNamespace(type: .ipc, path: "/proc/self/ns/ipc") : $0 }
+            $0.linux?.namespaces = namespaces
+            $0.linux?.sysctl = ["kernel.shmmax": "1"]
+        },
         RefusedConfig("char device without numbers", "linux.devices[0]:") { $0.linux?.devices = [LinuxDevice(path: "/dev/fuse", type: .char)] },
         RefusedConfig("relative device path", "linux.devices[0].path:") {
             $0.linux?.devices = [LinuxDevice(path: "dev/fuse", type: .char, major: 10, minor: 229)]

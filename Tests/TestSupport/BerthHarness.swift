@@ -122,7 +122,10 @@ public final class SpawnedProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var finished: (status: Int32, timedOut: Bool)?
 
-    public init(_ executable: String, _ arguments: [String], environment: [String], stdoutPath: String, stderrPath: String) throws {
+    /// `extraFiles` are opened in the child at the given descriptor numbers (3 and up), without
+    /// close-on-exec: descriptors a caller passes on, as an engine does with --preserve-fds.
+    public init(_ executable: String, _ arguments: [String], environment: [String], stdoutPath: String, stderrPath: String,
+                extraFiles: [ExtraFile] = []) throws {
         self.stdoutPath = stdoutPath
         self.stderrPath = stderrPath
         var actions = posix_spawn_file_actions_t()
@@ -134,6 +137,7 @@ public final class SpawnedProcess: @unchecked Sendable {
         // Nothing of the test runner's beyond stdio: a hook or container holding one of its
         // pipes open could keep `swift test` waiting.
         _ = SpawnedProcess.addCloseFrom?(&actions, 3)
+        for file in extraFiles { posix_spawn_file_actions_addopen(&actions, file.descriptor, file.path, file.flags, 0o644) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -151,6 +155,18 @@ public final class SpawnedProcess: @unchecked Sendable {
         let rc = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
         guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EIO) }
         pid = child
+    }
+
+    /// A file the child gets open at `descriptor`.
+    public struct ExtraFile: Sendable {
+        public var descriptor: Int32
+        public var path: String
+        public var flags: Int32
+        public init(_ descriptor: Int32, _ path: String, flags: Int32 = O_RDONLY) {
+            self.descriptor = descriptor
+            self.path = path
+            self.flags = flags
+        }
     }
 
     /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34), which Swift does not import.
@@ -362,12 +378,13 @@ public final class BerthSandbox: @unchecked Sendable {
     public var containerIDs: [String] { lock.withLock { ids } }
 
     /// Starts `berth --root <stateRoot> ARGS...` without waiting.
-    public func spawnBerth(_ arguments: [String], root: String? = nil) throws -> SpawnedProcess {
+    public func spawnBerth(_ arguments: [String], root: String? = nil, extraFiles: [SpawnedProcess.ExtraFile] = []) throws -> SpawnedProcess {
         let n = next()
         var environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
         environment.append(marker)
         return try SpawnedProcess(berthPath, ["--root", root ?? stateRoot] + arguments, environment: environment,
-                                  stdoutPath: directory.path + "/berth-\(n).out", stderrPath: directory.path + "/berth-\(n).err")
+                                  stdoutPath: directory.path + "/berth-\(n).out", stderrPath: directory.path + "/berth-\(n).err",
+                                  extraFiles: extraFiles)
     }
 
     /// Runs `berth --root <stateRoot> ARGS...` and waits for it, killing it after `timeout` seconds.
@@ -377,10 +394,11 @@ public final class BerthSandbox: @unchecked Sendable {
     }
 
     @discardableResult
-    public func berth(_ arguments: [String], root: String? = nil, timeout: Double = TestTiming.command) async throws -> CommandResult {
+    public func berth(_ arguments: [String], root: String? = nil, timeout: Double = TestTiming.command,
+                      extraFiles: [SpawnedProcess.ExtraFile] = []) async throws -> CommandResult {
         await CommandGate.shared.enter()
         let process: SpawnedProcess
-        do { process = try spawnBerth(arguments, root: root) } catch {
+        do { process = try spawnBerth(arguments, root: root, extraFiles: extraFiles) } catch {
             await CommandGate.shared.leave()
             throw error
         }
@@ -471,9 +489,10 @@ public final class BerthSandbox: @unchecked Sendable {
 /// Runs `body` in a fresh sandbox, then checks that nothing is left: no state directory entry
 /// under its --root, no cgroup of its containers, no process of its containers. The check runs
 /// even when `body` fails; the sandbox is cleaned up after it either way.
-public func withBerthSandbox(checkLeftovers: Bool = true, sourceLocation: SourceLocation = #_sourceLocation,
+/// `berthPath` runs another berth binary than the built one (a copy a test may let be attacked).
+public func withBerthSandbox(checkLeftovers: Bool = true, berthPath: String? = nil, sourceLocation: SourceLocation = #_sourceLocation,
                              _ body: (BerthSandbox) async throws -> Void) async throws {
-    let sandbox = try BerthSandbox(berthPath: try BerthPaths.berth(sourceLocation: sourceLocation),
+    let sandbox = try BerthSandbox(berthPath: try berthPath ?? BerthPaths.berth(sourceLocation: sourceLocation),
                                    rootfs: try BerthPaths.busyboxRootfs(sourceLocation: sourceLocation))
     var failure: (any Error)?
     do { try await body(sandbox) } catch { failure = error }

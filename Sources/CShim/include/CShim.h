@@ -28,6 +28,11 @@ int berth_move_mount(int from_dirfd, const char *from_path, int to_dirfd, const 
                      unsigned int flags);
 int berth_mount_setattr(int dirfd, const char *path, unsigned int flags, uint64_t attr_set,
                         uint64_t attr_clr, uint64_t propagation);
+/// fsopen(2), fsconfig(2) and fsmount(2): a filesystem instance made and mounted detached, to be
+/// attached with move_mount on a descriptor (no path is walked).
+int berth_fsopen(const char *fs_name, unsigned int flags);
+int berth_fsconfig(int fd, unsigned int cmd, const char *key, const char *value, int aux);
+int berth_fsmount(int fd, unsigned int flags, unsigned int attr_flags);
 
 /// seccomp(2): load a filter (SECCOMP_SET_MODE_FILTER with `args` a struct sock_fprog *) or
 /// query the kernel. Returns the syscall's result: a listener fd with
