@@ -34,7 +34,16 @@ public struct Containers {
         guard let record else {
             return try ContainerState(id: id, status: .creating, pid: 0, bundle: "", annotations: [:]).json(pretty: true)
         }
-        return try ContainerState(id: id, status: status, pid: record.pid, bundle: record.bundle, annotations: record.annotations).json(pretty: true)
+        let state = State(id: id, status: status, pid: status == .stopped ? 0 : Int(record.pid), bundle: record.bundle,
+                          annotations: record.annotations.isEmpty ? nil : record.annotations)
+        // The OCI state plus the fields runc adds (and go-runc's State decodes): rootfs, created, owner.
+        guard case .object(var members) = try encoded(state) else { throw BerthError(.system, "encoding state: not an object") }
+        members += [("rootfs", .string(record.rootfs)), ("created", .string(record.created)), ("owner", .string(""))]
+        return JSONValue.object(members).serialized(pretty: true)
+    }
+
+    private func encoded(_ state: State) throws(BerthError) -> JSONValue {
+        do { return try encodeJSONValue(state) } catch { throw BerthError(.system, "encoding state: \(error)") }
     }
 
     /// Lets a created container's init exec its process, then runs the poststart hooks.
@@ -77,23 +86,28 @@ public struct Containers {
         _ = Glibc.unlink(path)
     }
 
-    /// Sends `signal` to the init, or with `all` to every process of the container.
+    /// Sends `signal` to the init, or with `all` to every process of the container. As runc:
+    /// `all` on a stopped container signals what is left in its cgroup and is not an error; a
+    /// stopped container's init cannot be signalled, and the error says "container not running",
+    /// which containerd's shim takes to mean "already finished".
     public func kill(_ id: String, signal: Int32, all: Bool) throws(BerthError) {
         let lock = try store.lock(id)
         defer { lock.close() }
         guard let record = try store.load(id) else { throw BerthError(.invalidState, "container \"\(id)\" is still being created") }
         let status = store.status(of: record, id: id)
-        guard status != .stopped else { throw BerthError(.invalidState, "container \"\(id)\" is not running") }
+        guard status != .stopped || all else { throw BerthError(.invalidState, "container \"\(id)\" is stopped: container not running") }
         if all, let location = record.cgroup {
             let cgroup = Cgroup(root: location.root, path: location.path)
+            guard cgroup.exists else { return }
             if signal == SIGKILL { try cgroup.killAll() } else { cgroup.signalAll(signal) }
             return
         }
+        if status == .stopped { return }
         // A pidfd checked against the recorded start time cannot hit a recycled pid.
         let pidfd = try ProcessControl.openPidfd(record.pid)
         defer { pidfd.close() }
         guard ProcessControl.startTime(record.pid) == record.pidStartTime else {
-            throw BerthError(.invalidState, "container \"\(id)\" is not running")
+            throw BerthError(.invalidState, "container \"\(id)\" is stopped: container not running")
         }
         try ProcessControl.signal(pidfd: pidfd, signal)
     }

@@ -1,11 +1,17 @@
 import Linux
 import Runtime
 
-/// `berth delete [--force] ID`.
+/// `berth delete [--force] ID`; with --force a container that does not exist is not an error.
 enum DeleteCommand {
     static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         let parsed = try Arguments(arguments, valued: [:], booleans: ["force": "force", "f": "force"])
-        try Containers(store: globals.store).delete(try parsed.containerID(command: "delete"), force: parsed.flag("force"))
+        let id = try parsed.containerID(command: "delete")
+        do {
+            try Containers(store: globals.store).delete(id, force: parsed.flag("force"))
+        } catch where error.code == .notFound && parsed.flag("force") {
+            // As runc: --force of a container that is already gone succeeds. containerd's shim
+            // deletes twice (delete, then delete --force) and podman cleans up after a failed create.
+        }
         return 0
     }
 }
