@@ -145,6 +145,11 @@ end_prefix="===BERTH-VM-END $nonce rc="
 # so arguments with spaces, quotes or newlines arrive intact.
 quote() { local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; }
 {
+    # The guest's /tmp is a tmpfs of its own; a working directory under the host's /tmp (a clone
+    # made there, say) is bound back from the host's tree, which stage 2 keeps reachable.
+    if [[ $PWD == /tmp/* ]]; then
+        echo "/run/berth-vm/busybox mkdir -p -- $(quote "$PWD") && /run/berth-vm/busybox mount -o bind,ro -- $(quote "/run/berth-vm/host-tmp/${PWD#/tmp/}") $(quote "$PWD")"
+    fi
     echo "cd -- $(quote "$PWD") 2>/dev/null || { echo \"$prog: $(quote "$PWD") is not visible in the guest\" >&2; exit 125; }"
     printf 'exec'
     for arg in "$@"; do printf ' %s' "$(quote "$arg")"; done
@@ -184,6 +189,8 @@ cat >"$ird/berth/stage2.sh" <<'EOF'
 bb=/run/berth-vm/busybox
 d=/run/berth-vm
 fail() { echo "vm-stage2: $*"; $bb echo o >/proc/sysrq-trigger; $bb sleep 10; }
+# The host's /tmp stays reachable under /run for a working directory that lives there.
+$bb mkdir -p $d/host-tmp && $bb mount -o bind /tmp $d/host-tmp || fail "cannot keep the host's /tmp"
 $bb mount -t tmpfs -o mode=1777,nosuid,nodev tmp /tmp || fail "cannot mount /tmp"
 $bb mount -t tmpfs -o mode=700 root /root || fail "cannot mount /root"
 # Mount options as systemd uses them.
