@@ -16,6 +16,8 @@ struct ContainerInit {
     let joinFiles: [(kind: NamespaceKind, path: String, fd: FileDescriptor)]
     let preserveFDs: Int32
     let console: ConsoleSetup?
+    /// Connected to linux.seccomp.listenerPath when the filter has notify rules.
+    let seccompAgent: FileDescriptor?
 
     func run() -> Never {
         var afterReady = false
@@ -95,7 +97,16 @@ struct ContainerInit {
         fifo.close()
         execFifo.close()
         try runHooks(plan.hooks.startContainer, state: try stateJSON(pid: hostPid, status: .running))
-        try ProcessIdentity(process: plan.process, seccomp: plan.seccomp).apply()
+        var identity = ProcessIdentity(process: plan.process, seccomp: plan.seccomp)
+        if let seccompAgent {
+            // Encoded now: after the filter is loaded, nothing but the send may remain to do.
+            let state = State(id: plan.id, status: .running, pid: Int(hostPid), bundle: plan.bundle,
+                              annotations: plan.annotations.isEmpty ? nil : plan.annotations)
+            let message = ContainerProcessState(fds: [ContainerProcessState.seccompFdName], pid: Int(hostPid),
+                                                metadata: plan.seccompListenerMetadata, state: state)
+            do { identity.agent = (seccompAgent, try encodeJSON(message)) } catch { throw BerthError(.system, "encoding the seccomp agent message: \(error)") }
+        }
+        try identity.apply()
         try execProcess(plan.process, preserveFDs: preserveFDs)
     }
 
@@ -181,6 +192,13 @@ struct ContainerInit {
 struct ProcessIdentity {
     let process: LaunchPlan.ProcessPlan
     let seccomp: SeccompProgram?
+    /// The seccomp agent's socket and the message that goes with the listener fd.
+    var agent: (socket: FileDescriptor, message: String)?
+
+    init(process: LaunchPlan.ProcessPlan, seccomp: SeccompProgram?) {
+        self.process = process
+        self.seccomp = seccomp
+    }
 
     func apply() throws(BerthError) {
         // Without no_new_privs the kernel loads a filter only for a holder of CAP_SYS_ADMIN, so
@@ -215,7 +233,15 @@ struct ProcessIdentity {
 
     private func loadSeccomp() throws(BerthError) {
         guard let seccomp else { return }
-        do { _ = try seccomp.load(using: berth_seccomp) } catch { throw BerthError(seccompError: error) }
+        let listener: Int32?
+        do { listener = try seccomp.load(using: berth_seccomp) } catch { throw BerthError(seccompError: error) }
+        guard let listener, let agent else { return }
+        // The runtime-spec's hand-off: one message, the process state as data, the listener as
+        // SCM_RIGHTS. Should the filter notify sendmsg itself, this blocks: as in runc, a profile
+        // must leave sendmsg to the runtime.
+        try sys("sendmsg", "linux.seccomp.listenerPath") { berth_send_fd(agent.socket.rawValue, listener, agent.message) }
+        Glibc.close(listener)
+        agent.socket.close()
     }
 }
 

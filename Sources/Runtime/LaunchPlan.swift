@@ -101,6 +101,9 @@ public struct LaunchPlan: Sendable {
     public var resources: CgroupResourcePlan
     /// linux.seccomp compiled to BPF here in the parent; the init only loads it.
     public var seccomp: SeccompProgram?
+    /// Where a notify listener goes (linux.seccomp.listenerPath) and what it carries.
+    public var seccompListenerPath: String?
+    public var seccompListenerMetadata: String?
     public var annotations: [String: String]
     public var usePivotRoot: Bool
 

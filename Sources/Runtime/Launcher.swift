@@ -85,6 +85,12 @@ public struct Launcher {
         defer { cgroupFD?.close() }
         let console = try consoleSetup()
         defer { console?.socket.close() }
+        // The seccomp agent's socket is on the host: connected now, used by the init after pivot.
+        var agent: FileDescriptor?
+        if plan.seccomp?.needsListener == true, let path = plan.seccompListenerPath {
+            agent = FileDescriptor(rawValue: try sys("connect", "linux.seccomp.listenerPath \(path)") { berth_connect_unix(path) })
+        }
+        defer { agent?.close() }
 
         // Namespaces whose setns or unshare only affects children are entered here, before clone.
         var joinFiles: [(kind: NamespaceKind, path: String, fd: FileDescriptor)] = []
@@ -130,7 +136,7 @@ public struct Launcher {
             // (runc's CVE-2024-21626 leaked exactly this descriptor).
             cgroupFD?.close()
             ContainerInit(plan: plan, channel: SyncChannel(childEnd), execFifo: fifo, joinFiles: joinFiles,
-                          preserveFDs: preserveFDs, console: console).run()
+                          preserveFDs: preserveFDs, console: console, seccompAgent: agent).run()
         }
         childEnd.close()
         for entry in joinFiles { entry.fd.close() }

@@ -80,6 +80,11 @@ extension LaunchPlan {
 
         resources = try CgroupResources.plan(for: linux.resources ?? LinuxResources())
         seccomp = try LaunchPlan.seccompProgram(linux.seccomp, cache: seccompCache)
+        seccompListenerPath = linux.seccomp?.listenerPath
+        seccompListenerMetadata = linux.seccomp?.listenerMetadata
+        if let path = seccompListenerPath, !path.hasPrefix("/") {
+            throw BerthError(.invalidConfig, "linux.seccomp.listenerPath: \"\(path)\" must be an absolute path")
+        }
         if let path = linux.cgroupsPath, !path.isEmpty {
             cgroupPath = try Cgroup.normalize(cgroupsPath: path)
         } else {

@@ -88,12 +88,13 @@ extension LaunchPlan {
 
 extension LaunchPlan {
     /// Compiles linux.seccomp (cached in `cache` when given) and passes on libseccomp's warnings.
-    static func seccompProgram(_ seccomp: LinuxSeccomp?, cache: SeccompCache?) throws(BerthError) -> SeccompProgram? {
+    /// `allowListener` is false for `exec`, which does not hand a notify listener on yet.
+    static func seccompProgram(_ seccomp: LinuxSeccomp?, cache: SeccompCache?, allowListener: Bool = true) throws(BerthError) -> SeccompProgram? {
         guard let seccomp else { return nil }
         let program: SeccompProgram
         do { program = try SeccompProgram.compile(seccomp, cache: cache) } catch { throw BerthError(seccompError: error) }
-        if program.needsListener {
-            throw BerthError(.unsupported, "linux.seccomp: SCMP_ACT_NOTIFY is not supported by this version of berth yet")
+        if program.needsListener && !allowListener {
+            throw BerthError(.unsupported, "linux.seccomp: SCMP_ACT_NOTIFY for processes started by exec is not supported yet")
         }
         for warning in program.warnings { warn(warning) }
         return program
