@@ -1,7 +1,7 @@
 # Berth. `make test` is what CI runs (.ci/run).
 #
 #   make deps       install the Debian packages the build and the tests need
-#   make build      debug build with tests, and the release `berth` binary
+#   make build      debug build with tests, and the release `berth` and `ctr` binaries
 #   make rootfs     the busybox root filesystem in rootfs-examples/busybox/rootfs
 #   make test       all of the above, then the tests on the host and in the VM
 #   make test-vm    only the VM part; BERTH_VM_FILTER=REGEX picks the tests
@@ -9,7 +9,8 @@
 #   make demo       run a container and show its isolation (the cgroup part in the VM)
 #   make fuzz       libFuzzer on config.json through the decoder and the plan validator,
 #                   FUZZ_SECONDS (default 300); scripts/fuzz.sh
-#   make bench      lifecycle benchmark against runc and crun, into bench-results/; then the
+#   make bench      lifecycle benchmark against runc and crun, and ctr's supervisor footprint
+#                   (benchmarks/supervisor.sh), into bench-results/; then the
 #                   same with cgroup limits in the VM (benchmarks/lifecycle-vm.sh)
 
 SHELL := /bin/bash
@@ -36,6 +37,7 @@ deps:
 build:
 	swift build --build-tests
 	swift build -c release -Xswiftc -static-executable -Xlinker -s --product berth
+	swift build -c release -Xswiftc -static-executable -Xlinker -s --product ctr
 
 rootfs:
 	@rootfs-examples/busybox/build.sh
@@ -51,6 +53,7 @@ demo: deps build rootfs
 
 bench: deps build rootfs
 	benchmarks/lifecycle.sh
+	benchmarks/supervisor.sh
 	benchmarks/lifecycle-vm.sh
 
 fuzz:

@@ -1,13 +1,15 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Dependencies point one way: OCI <- Linux, Cgroup2, Seccomp <- Runtime <- BerthCLI.
+// Dependencies point one way: OCI <- Linux, Cgroup2, Seccomp <- Runtime <- BerthCLI, and
+// Runtime <- Supervisor <- CtrCLI (ctr and the supervisor share SupervisorAPI).
 // `berth` links no package dependencies and no Foundation: its start-up time is part of
 // every container's start-up time.
 let package = Package(
     name: "Berth",
     products: [
         .executable(name: "berth", targets: ["berth"]),
+        .executable(name: "ctr", targets: ["ctr"]),
     ],
     targets: [
         .target(name: "CShim"),
@@ -22,6 +24,11 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["OCI", "Linux", "Cgroup2", "Seccomp"]),
         .target(name: "BerthCLI", dependencies: ["Runtime", "Seccomp"]),
         .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
+        // ctr, like berth, links no Foundation. Its supervisor is the same binary, forked.
+        .target(name: "SupervisorAPI", dependencies: ["OCI", "Linux", "CShim"]),
+        .target(name: "Supervisor", dependencies: ["SupervisorAPI", "Runtime", "Cgroup2", "Seccomp", "OCI", "Linux", "CShim"]),
+        .target(name: "CtrCLI", dependencies: ["Supervisor", "SupervisorAPI", "Runtime", "Cgroup2", "Seccomp"]),
+        .executableTarget(name: "ctr", dependencies: ["CtrCLI"]),
 
         .target(name: "TestSupport", dependencies: ["Linux"], path: "Tests/TestSupport"),
         .testTarget(name: "OCITests", dependencies: ["OCI"]),
@@ -30,5 +37,8 @@ let package = Package(
         .testTarget(name: "SeccompTests", dependencies: ["Seccomp"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
         .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "TestSupport"]),
+        .testTarget(name: "SupervisorAPITests", dependencies: ["SupervisorAPI"]),
+        .testTarget(name: "SupervisorTests", dependencies: ["Supervisor", "SupervisorAPI", "TestSupport"]),
+        .testTarget(name: "CtrCLITests", dependencies: ["CtrCLI", "SupervisorAPI", "TestSupport"]),
     ]
 )

@@ -85,12 +85,12 @@ public struct Cgroup: Sendable, Equatable {
         return created
     }
 
-    /// Writes `+controller` for each controller not yet enabled in cgroup.subtree_control.
+    /// Writes `+controller` for every controller, enabled already or not: the kernel lists a
+    /// controller as soon as a concurrent enable starts, before it has made the files in the
+    /// children, and only a write of our own waits for that one to finish.
     public func enable(_ controllers: [String]) throws(BerthError) {
-        let enabled = Set((try? read("cgroup.subtree_control"))?.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init) ?? [])
-        let missing = controllers.filter { !enabled.contains($0) }
-        if missing.isEmpty { return }
-        try write("cgroup.subtree_control", missing.map { "+" + $0 }.joined(separator: " "))
+        if controllers.isEmpty { return }
+        try write("cgroup.subtree_control", controllers.map { "+" + $0 }.joined(separator: " "))
     }
 
     /// Opens the cgroup directory, for clone3's CLONE_INTO_CGROUP.

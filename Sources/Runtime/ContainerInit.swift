@@ -107,6 +107,8 @@ struct ContainerInit {
             do { identity.agent = (seccompAgent, try encodeJSON(message)) } catch { throw BerthError(.system, "encoding the seccomp agent message: \(error)") }
         }
         try identity.apply()
+        // The creator's signal mask (berth run blocks what it forwards) is not the container's.
+        berth_unblock_all_signals()
         try execProcess(plan.process, preserveFDs: preserveFDs)
     }
 

@@ -78,12 +78,14 @@ func thrownError(_ body: () throws(BerthError) -> Void) -> BerthError? {
         #expect(try fs.directory.read("cgroup.subtree_control") == "+cpuset +cpu +io +memory +hugetlb +pids")
     }
 
-    @Test func applyEnablesOnlyControllersNotYetEnabled() throws {
+    /// Already enabled controllers are written again: the kernel ignores them, and the write waits
+    /// for a concurrent enable to finish making the children's files.
+    @Test func applyWritesEveryNeededControllerEvenWhenEnabled() throws {
         let fs = try FakeCgroupfs()
         defer { fs.remove() }
         try fs.directory.write("cgroup.subtree_control", "memory\n")
         try fs.cgroup.apply(LinuxResources(memory: LinuxMemory(limit: 4096), pids: LinuxPids(limit: 3)))
-        #expect(try fs.directory.read("cgroup.subtree_control") == "+pids")
+        #expect(try fs.directory.read("cgroup.subtree_control") == "+memory +pids")
     }
 
     @Test func applyFallsBackToBfqWeightWhenIoWeightIsMissing() throws {

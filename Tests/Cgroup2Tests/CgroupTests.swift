@@ -43,7 +43,7 @@ import Testing
         let made = try Cgroup(root: dir.path, path: "existing/leaf").create(controllers: ["memory", "pids"])
         #expect(made == 1)
         #expect(try dir.read("cgroup.subtree_control") == "+memory +pids")
-        #expect(try dir.read("existing/cgroup.subtree_control") == "+pids")
+        #expect(try dir.read("existing/cgroup.subtree_control") == "+memory +pids")
     }
 
     @Test func keyedFilesParse() {

@@ -1,0 +1,38 @@
+import Glibc
+import Linux
+import SupervisorAPI
+
+/// `ctr kill [-s SIGNAL] NAME...`: a signal to the container's init. Unlike stop, the restart
+/// policy applies to the exit it causes.
+enum KillCommand: CtrCommand {
+    static let summary = "send a signal to the container's init (default KILL)"
+    static let usage = """
+    usage: ctr kill [-s SIGNAL] NAME...
+
+    Sends a signal to the container's init process. The restart policy applies to the exit
+    this causes (use ctr stop to end a service for good).
+
+    flags:
+      -s, --signal SIGNAL   name or number (default KILL)
+
+    examples:
+      ctr kill web
+      ctr kill -s HUP web
+
+    """
+
+    static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
+        let parsed = try CtrArguments(arguments, flags: [.value("s", "signal")])
+        if parsed.wantsHelp { return Ctr.printUsage(usage) }
+        let signal = try parsed.value("signal").map { (text) throws(BerthError) in try FlagValues.signal(text) } ?? SIGKILL
+        return try forEach(parsed.names(command: "kill"), context) { (view) throws(BerthError) in
+            guard view.isActive else { throw BerthError(.invalidState, "service \"\(view.name)\" is \(view.displayStatus), not running") }
+            if view.supervisorIsGone {
+                warn(view.supervisorGoneWarning)
+                try OrphanedService(view: view).kill(signal: signal)
+                return
+            }
+            _ = try ControlClient.send(.kill(signal: signal), to: view.directory, timeoutMilliseconds: 10_000)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import CShim
+import Glibc
+import Linux
+import OCI
+import Runtime
+import Seccomp
+import Supervisor
+import SupervisorAPI
+
+/// `ctr run [flags] ROOTFS|BUNDLE [--] [CMD ARGS...]`: a new service and its supervisor.
+enum RunCommand: CtrCommand {
+    static let summary = "start a container as a service, in the foreground or with -d in the background"
+    static let usage = """
+    usage: ctr run [flags] ROOTFS|BUNDLE [--] [CMD ARGS...]
+
+    Starts a container from a root filesystem (or an OCI bundle: a directory with config.json)
+    under a new supervisor. In the foreground ctr shows its output, forwards signals (Ctrl-C
+    stops it, a second Ctrl-C kills it) and exits with its status. With -d it prints the id
+    and returns; the service lives on under its supervisor.
+
+    flags:
+      --name NAME              the service's name (default: its id)
+      -d, --detach             run in the background and print the id
+      --rm                     remove the service when its container has ended for good
+      --restart POLICY         no (default), on-failure[:N] or always; back-off 0.1 s doubling to 10 s
+      -m, --memory SIZE        memory limit, with k, M or G (e.g. 64M)
+      --memory-high SIZE       memory throttling threshold
+      --memory-swap SIZE       memory plus swap limit; -1 for unlimited swap
+      --cpus N                 CPU time, in CPUs (e.g. 0.5)
+      --cpu-weight N           relative CPU weight, 1 to 10000 (default 100)
+      --cpuset-cpus LIST       CPUs the container may use (e.g. 0-1)
+      --pids-limit N           most processes at once; -1 for no limit
+      --io-weight N            relative I/O weight, 1 to 10000
+      --io-max DEV:K=V,...     I/O limits: rbps, wbps (bytes/s), riops, wiops (e.g. /dev/vda:wbps=1M)
+      -e, --env KEY=VALUE      set a variable (KEY alone: take ctr's own value)
+      --env-file FILE          variables from a file of KEY=VALUE lines
+      -v, --volume HOST:CTR[:ro]  bind a host path into the container
+      --tmpfs PATH[:OPTIONS]   a tmpfs at PATH (e.g. /run:size=64m)
+      -w, --workdir DIR        working directory
+      -u, --user USER[:GROUP]  user and group, by number or by name in the image
+      --hostname NAME          hostname (default: the service name)
+      --read-only              mount the root filesystem read-only
+      --cap-add CAP, --cap-drop CAP   change the capability set (ALL for all)
+      --security-opt seccomp=unconfined|FILE   replace the default seccomp profile
+      --network none|host      a private network namespace (default) or the host's
+      --log-max-size SIZE      rotate the log at this size (default 10M; one old file is kept)
+
+    examples:
+      ctr run ./rootfs -- echo hello
+      ctr run -d --name web -m 64M --cpus 0.5 --restart on-failure:3 ./rootfs -- httpd -f -p 8080
+      ctr run --rm -e GREETING=hi -v /srv/data:/data:ro ./rootfs -- sh -c 'echo $GREETING; ls /data'
+
+    """
+
+    static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
+        let parsed = try CtrArguments(arguments, flags: RunOptions.flags, stopAfter: 1)
+        if parsed.wantsHelp { return Ctr.printUsage(usage) }
+        let options = try RunOptions(parsed)
+        let base = try ServiceSpec.base(source: try absolutePath(options.source))
+        let id = try randomID()
+        let name = options.name ?? id
+        let service = ServiceDirectory(root: context.root, name: name)
+        let spec = try ServiceSpec.build(options, base: base, name: name, id: id)
+        let configBytes: [UInt8]
+        do { configBytes = try encodeJSONBytes(spec, pretty: true) } catch { throw BerthError(.system, "encoding config.json: \(error)") }
+        let bundle = base.bundle ?? service.path
+        // 0700: the state names pids, paths and the control sockets.
+        try Files.makeDirectories(context.root, mode: 0o700)
+        // Every input error surfaces here, before the service directory exists.
+        let plan: LaunchPlan
+        do {
+            plan = try LaunchPlan(spec: spec, id: id, bundle: bundle, seccompCache: SeccompCache(directory: context.root + "/.seccomp"))
+        } catch {
+            throw error.prefixed("run")
+        }
+        try ServiceSpec.makeCgroupParent(controllers: plan.resources.controllers)
+        try claim(service)
+        let definition = ServiceDefinition(name: name, id: id, source: base.bundle ?? base.rootfs, bundle: bundle, rootfs: base.rootfs,
+                                           command: spec.process?.args ?? [], restart: options.restart, removeWhenDone: options.remove,
+                                           limits: options.limits.summary, logMaximumBytes: options.logMaximumBytes)
+        var logReader: FileDescriptor?
+        var signals: Int32 = -1
+        let started: SupervisorProcess.Started
+        do {
+            try Files.writeAtomically(service.configPath, configBytes, mode: 0o600)
+            try service.save(definition)
+            let log = try FileDescriptor.open(service.logPath, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
+            log.close()
+            if !options.detach {
+                // Opened before the supervisor exists: with --rm a quick container's log could
+                // otherwise be gone before we read it.
+                logReader = try FileDescriptor.open(service.logPath, O_RDONLY)
+                // Held from now on, so that a Ctrl-C during start-up is forwarded, not lost.
+                signals = try sys("signalfd") { berth_forwarding_signalfd() }
+            }
+            started = try SupervisorProcess.start(service: service, definition: definition, plan: plan, configBytes: configBytes)
+        } catch {
+            logReader?.close()
+            if signals >= 0 { Glibc.close(signals) }
+            Files.removeTree(service.path)
+            throw error
+        }
+        guard !options.detach, let logReader else {
+            started.channel.close()
+            try writeOut(id + "\n")
+            return 0
+        }
+        return Attachment(service: service, log: LogReader(service: service, descriptor: logReader), channel: started.channel,
+                          signals: signals).run()
+    }
+
+    /// Takes the name: mkdir fails if a service already has it.
+    private static func claim(_ service: ServiceDirectory) throws(BerthError) {
+        guard Glibc.mkdir(service.path, 0o700) == 0 else {
+            let code = Glibc.errno
+            guard code == EEXIST else { throw BerthError(.system, "mkdir \(service.path)", errno: code) }
+            let state = (try? ServiceView(service))?.displayStatus ?? "being created or removed"
+            throw BerthError(.exists, "flag --name: \"\(service.name)\" is already in use by a service that is \(state); remove it with ctr rm \(service.name) or choose another name")
+        }
+    }
+
+    /// 12 random hex digits, like the short form of a docker id.
+    static func randomID() throws(BerthError) -> String {
+        let fd = try FileDescriptor.open("/dev/urandom", O_RDONLY)
+        defer { fd.close() }
+        let bytes = try fd.read(upTo: 6)
+        guard bytes.count == 6 else { throw BerthError(.system, "read /dev/urandom: short read") }
+        let digits = Array("0123456789abcdef")
+        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xf)]] })
+    }
+}
+
+/// `path` made absolute against the working directory.
+func absolutePath(_ path: String) throws(BerthError) -> String {
+    if path.hasPrefix("/") { return path }
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard Glibc.getcwd(&buffer, buffer.count) != nil else { throw BerthError(.system, "getcwd", errno: Glibc.errno) }
+    let cwd = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    var joined = cwd
+    for part in path.split(separator: "/") where part != "." { joined += "/" + part }
+    return joined
+}

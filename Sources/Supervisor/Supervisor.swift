@@ -1,0 +1,196 @@
+import Glibc
+import Linux
+import Runtime
+import SupervisorAPI
+
+/// One service's supervisor: a single-threaded poll() loop over its signal pipe, the control
+/// socket and its clients, the container's output fifos and the init's pidfd, with timers for
+/// the restart back-off, the stop grace period and idle clients.
+///
+/// It is the parent of the container's init (it created it), so it can wait for it and read its
+/// exit status; an adopted init is watched through its pidfd only. Everything it learns goes to
+/// status.json at once, so that `ctr ps` needs no round trip.
+final class Supervisor {
+    let service: ServiceDirectory
+    /// These three change with `ctr update`, so that restarts keep the new limits.
+    var definition: ServiceDefinition
+    var plan: LaunchPlan
+    var configBytes: [UInt8]
+    let containers: Containers
+    var status: ServiceStatus
+    var log: LogFile
+    let signals: FileDescriptor
+    let listener: FileDescriptor
+    /// To the ctr that started us; nil once it has gone.
+    var report: FileDescriptor?
+
+    /// The container of this run, nil between runs.
+    var run: ContainerRun?
+    /// The init's exit status when the stray reaper collected it before the pidfd woke us.
+    var reapedInit: ProcessControl.Termination?
+    var pumps: [LogPump] = []
+    var backoff = RestartBackoff()
+    /// CLOCK_MONOTONIC deadlines.
+    var restartDue: Int64?
+    var killDue: Int64?
+    /// When to drop the pages inherited from ctr: a moment after start, so that a short-lived
+    /// container's exit is not kept waiting for it.
+    var inheritedPagesDue: Int64? = monotonicNanoseconds() + 1_000_000_000
+    /// Accepted connections that have not sent their request yet.
+    var clients: [(fd: FileDescriptor, deadline: Int64)] = []
+    /// stop and wait requests, answered when the service ends for good.
+    var waiters: [FileDescriptor] = []
+    var ended = false
+
+    /// How long a client may take to send its request after connecting.
+    static let clientDeadlineNanoseconds: Int64 = 5_000_000_000
+    static let maximumClients = 64
+    /// The grace period of a stop the supervisor starts itself (on SIGTERM).
+    static let defaultStopTimeout = 10
+
+    /// Sets up everything but the container: signal handlers, the control socket (listening
+    /// before any container exists, so ctr may talk to us as soon as we report) and the log.
+    init(service: ServiceDirectory, definition: ServiceDefinition, plan: LaunchPlan, configBytes: [UInt8],
+         state: ServiceState, report: FileDescriptor?) throws(BerthError) {
+        self.service = service
+        self.definition = definition
+        self.plan = plan
+        self.configBytes = configBytes
+        containers = Containers(store: StateStore(root: service.runtimeRoot))
+        self.report = report
+        signals = try SignalPipe.install([SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE])
+        listener = try ControlSocket.listen(at: service.socketPath)
+        let me = Glibc.getpid()
+        status = ServiceStatus(state: state, supervisorPid: me, supervisorStartTime: ProcessControl.startTime(me) ?? 0)
+        log = try LogFile(path: service.logPath, rotatedPath: service.rotatedLogPath, maximumBytes: definition.logMaximumBytes)
+    }
+
+    private enum Source {
+        case signals, listener, container, client, waiter
+        case pump(Int)
+    }
+
+    /// Serves until the service has ended for good.
+    func serve() {
+        while !ended {
+            var entries: [pollfd] = []
+            var sources: [Source] = []
+            func watch(_ fd: FileDescriptor, _ source: Source) {
+                entries.append(pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0))
+                sources.append(source)
+            }
+            watch(signals, .signals)
+            watch(listener, .listener)
+            if let run { watch(run.pidfd, .container) }
+            for (index, pump) in pumps.enumerated() { watch(pump.descriptor, .pump(index)) }
+            for client in clients { watch(client.fd, .client) }
+            for waiter in waiters { watch(waiter, .waiter) }
+
+            let ready: Int32
+            do { ready = try sys("poll") { Glibc.poll(&entries, nfds_t(entries.count), pollTimeout()) } } catch {
+                SupervisorLog.warn("\(error)")
+                usleep(100_000)
+                continue
+            }
+            if ready > 0 { handle(entries, sources) }
+            if !ended { fireTimers() }
+        }
+    }
+
+    private func handle(_ entries: [pollfd], _ sources: [Source]) {
+        var finishedPumps: [Int] = []
+        var readyClients: Set<Int32> = []
+        var goneWaiters: Set<Int32> = []
+        var containerExited = false
+        var newSignals: [Int32] = []
+        var acceptPending = false
+        // Output first: lines written before the exit belong in the log before the exit is recorded.
+        for (entry, source) in zip(entries, sources) where entry.revents != 0 {
+            switch source {
+            case .pump(let index): if pumps[index].pump(into: &log) { finishedPumps.append(index) }
+            case .container: containerExited = true
+            case .signals: newSignals = SignalPipe.drain(signals)
+            case .listener: acceptPending = true
+            case .client: readyClients.insert(entry.fd)
+            // A waiter never sends more: readable means it hung up.
+            case .waiter: goneWaiters.insert(entry.fd)
+            }
+        }
+        for index in finishedPumps.reversed() {
+            pumps[index].descriptor.close()
+            pumps.remove(at: index)
+        }
+        waiters.removeAll { waiter in
+            guard goneWaiters.contains(waiter.rawValue) else { return false }
+            waiter.close()
+            return true
+        }
+        // Each step below may end the service (finish() closes everything), so each checks.
+        for signal in newSignals where !ended {
+            switch signal {
+            case SIGTERM, SIGINT: beginStop(timeoutSeconds: Supervisor.defaultStopTimeout)
+            case SIGCHLD: reapStrays()
+            default: break
+            }
+        }
+        if containerExited && !ended { handleContainerExit() }
+        let ready = clients.filter { readyClients.contains($0.fd.rawValue) }
+        clients.removeAll { readyClients.contains($0.fd.rawValue) }
+        for client in ready {
+            if ended {
+                client.fd.close()
+            } else if !serveClient(client.fd) {
+                clients.append(client)
+            }
+        }
+        if acceptPending && !ended { acceptClients() }
+    }
+
+    /// Milliseconds until the nearest deadline, -1 for none.
+    private func pollTimeout() -> Int32 {
+        let deadlines = [restartDue, killDue, inheritedPagesDue].compactMap { $0 } + clients.map(\.deadline)
+        guard let nearest = deadlines.min() else { return -1 }
+        let remaining = nearest - monotonicNanoseconds()
+        if remaining <= 0 { return 0 }
+        return Int32(min((remaining + 999_999) / 1_000_000, Int64(Int32.max)))
+    }
+
+    private func fireTimers() {
+        let now = monotonicNanoseconds()
+        if let due = killDue, due <= now {
+            killDue = nil
+            killEverything()
+        }
+        if let due = restartDue, due <= now {
+            restartDue = nil
+            restart()
+        }
+        if let due = inheritedPagesDue, due <= now {
+            inheritedPagesDue = nil
+            InheritedPages.drop()
+        }
+        let expired = clients.indices.filter { clients[$0].deadline <= now }
+        for index in expired.reversed() {
+            clients[index].fd.close()
+            clients.remove(at: index)
+        }
+    }
+
+    /// Collects exited children that are not the init: hook processes the runtime did not wait
+    /// for, and processes reparented to us as subreaper. The init's status is kept for its exit.
+    func reapStrays() {
+        while true {
+            var raw: Int32 = 0
+            let pid = Glibc.waitpid(-1, &raw, WNOHANG)
+            if pid <= 0 { return }
+            if pid == run?.pid {
+                let signal = raw & 0x7f
+                reapedInit = signal == 0 ? .exited((raw >> 8) & 0xff) : .signaled(signal)
+            }
+        }
+    }
+
+    func saveStatus() {
+        do { try service.save(status) } catch { SupervisorLog.warn("saving status: \(error)") }
+    }
+}

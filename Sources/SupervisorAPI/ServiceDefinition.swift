@@ -1,0 +1,74 @@
+/// What `ctr run` asked for, in `<root>/<name>/service.json`. Written once by ctr before the
+/// supervisor starts; the container's config.json sits beside it.
+public struct ServiceDefinition: Codable, Equatable, Sendable {
+    public var name: String
+    /// The container's id in the runtime's state store (`<root>/<name>/runtime/<id>`) and its
+    /// cgroup (`ctr/<id>`). It stays the same across restarts.
+    public var id: String
+    /// The ROOTFS or BUNDLE argument, made absolute.
+    public var source: String
+    /// The directory LaunchPlan resolves relative paths against: the user's bundle, or the
+    /// service directory for a plain rootfs.
+    public var bundle: String
+    /// The rootfs directory, for resolving user names in `ctr exec -u`.
+    public var rootfs: String
+    public var command: [String]
+    public var restart: RestartPolicy
+    /// `--rm`: the supervisor removes the service once the container has ended for good.
+    public var removeWhenDone: Bool
+    public var limits: ServiceLimits
+    /// The size at which the log file is rotated to log.1.
+    public var logMaximumBytes: Int
+    public var created: Timestamp
+
+    public init(name: String, id: String, source: String, bundle: String, rootfs: String, command: [String],
+                restart: RestartPolicy = .no, removeWhenDone: Bool = false, limits: ServiceLimits = ServiceLimits(),
+                logMaximumBytes: Int = ServiceDefinition.defaultLogMaximumBytes, created: Timestamp = .now()) {
+        self.name = name
+        self.id = id
+        self.source = source
+        self.bundle = bundle
+        self.rootfs = rootfs
+        self.command = command
+        self.restart = restart
+        self.removeWhenDone = removeWhenDone
+        self.limits = limits
+        self.logMaximumBytes = logMaximumBytes
+        self.created = created
+    }
+
+    public static let defaultLogMaximumBytes = 10 << 20
+}
+
+/// The limits as given on the command line, for `ctr ps` (the config.json has the exact values).
+public struct ServiceLimits: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var memoryBytes: Int64?
+    public var cpus: String?
+    public var pids: Int64?
+
+    public init(memoryBytes: Int64? = nil, cpus: String? = nil, pids: Int64? = nil) {
+        self.memoryBytes = memoryBytes
+        self.cpus = cpus
+        self.pids = pids
+    }
+
+    /// `mem=64M cpus=0.5 pids=100`, or `-` without limits.
+    public var description: String {
+        var parts: [String] = []
+        if let memoryBytes { parts.append("mem=\(ByteCount.text(memoryBytes))") }
+        if let cpus { parts.append("cpus=\(cpus)") }
+        if let pids { parts.append("pids=\(pids)") }
+        return parts.isEmpty ? "-" : parts.joined(separator: " ")
+    }
+}
+
+/// Byte counts as people write them: k, M and G are powers of 1024.
+public enum ByteCount {
+    /// The largest unit that divides it exactly: 67108864 → `64M`, 1536 → `1536`.
+    public static func text(_ bytes: Int64) -> String {
+        for (suffix, shift) in [("G", 30), ("M", 20), ("k", 10)] where bytes >= Int64(1) << shift && bytes % (Int64(1) << shift) == 0 {
+            return "\(bytes >> Int64(shift))\(suffix)"
+        }
+        return String(bytes)
+    }
+}

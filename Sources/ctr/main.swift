@@ -1,0 +1,4 @@
+import CtrCLI
+import Glibc
+
+exit(Ctr.main(Array(CommandLine.arguments.dropFirst())))
