@@ -31,7 +31,7 @@ let package = Package(
         .executableTarget(name: "ctr", dependencies: ["CtrCLI"]),
 
         .target(name: "TestSupport", dependencies: ["Linux"], path: "Tests/TestSupport"),
-        .testTarget(name: "OCITests", dependencies: ["OCI"]),
+        .testTarget(name: "OCITests", dependencies: ["OCI", "TestSupport"]),
         .testTarget(name: "LinuxTests", dependencies: ["Linux", "TestSupport"]),
         .testTarget(name: "Cgroup2Tests", dependencies: ["Cgroup2", "TestSupport"]),
         .testTarget(name: "SeccompTests", dependencies: ["Seccomp"]),

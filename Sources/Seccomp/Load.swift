@@ -20,8 +20,8 @@ extension SeccompProgram {
     ///     let listener = try program.load(using: berth_seccomp)
     ///
     /// - Returns: the notify listener fd (close-on-exec) when ``needsListener``, else nil.
-    ///   The runtime passes it to the parent, which sends it to `linux.seccomp.listenerPath`
-    ///   (``SeccompListener/send(listener:to:pid:metadata:state:)``) and closes it.
+    ///   The init sends it to `linux.seccomp.listenerPath` over a socket the parent connected
+    ///   before clone, with the container process state (Runtime's ProcessIdentity).
     public func load(using seccomp: SeccompSyscall) throws(SeccompError) -> Int32? {
         guard !instructions.isEmpty, instructions.count <= Self.maxInstructions else {
             throw SeccompError(.invalidConfig, path: "linux.seccomp",

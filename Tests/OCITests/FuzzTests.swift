@@ -1,27 +1,6 @@
+import TestSupport
 import Testing
 @testable import OCI
-
-/// Deterministic PRNG (Steele, Lea & Flood's SplitMix64), so any failure reproduces.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform enough in `0..<bound` for fuzzing; 0 when `bound` is 0.
-    mutating func next(below bound: UInt64) -> UInt64 {
-        bound == 0 ? 0 : next() % bound
-    }
-
-    mutating func index(_ count: Int) -> Int { Int(next(below: UInt64(max(count, 0)))) }
-}
 
 /// Outcome counts, so the tests can check the fuzzer reached the decoder and not only
 /// the parser.

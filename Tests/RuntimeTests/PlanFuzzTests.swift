@@ -21,7 +21,7 @@ struct PlanFuzzTests {
 
     @Test func mutatedSpecFieldsNeverCrashThePlanValidator() throws {
         let fuzz = try PlanFuzzFixture()
-        var rng = PlanRNG(seed: Self.seed)
+        var rng = SplitMix64(seed: Self.seed)
         var tally = PlanTally()
         for index in 0..<Self.iterations {
             var spec = fuzz.bases[rng.index(fuzz.bases.count)]
@@ -34,7 +34,7 @@ struct PlanFuzzTests {
 
     @Test func mutatedConfigJSONNeverCrashesTheDecoderOrTheValidator() throws {
         let fuzz = try PlanFuzzFixture()
-        var rng = PlanRNG(seed: Self.seed ^ 0x4A53_4F4E)
+        var rng = SplitMix64(seed: Self.seed ^ 0x4A53_4F4E)
         var tally = PlanTally()
         let documents = try fuzz.bases.map { try encodeJSONBytes($0) }
         for index in 0..<Self.iterations {
@@ -51,24 +51,6 @@ struct PlanFuzzTests {
 struct PlanTally: CustomStringConvertible {
     var planned = 0, refused = 0, undecodable = 0
     var description: String { "planned \(planned), refused \(refused), undecodable \(undecodable)" }
-}
-
-/// SplitMix64: deterministic, so any failure reproduces from its seed.
-struct PlanRNG {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func index(_ count: Int) -> Int { count <= 0 ? 0 : Int(next() % UInt64(count)) }
-    mutating func pick<T>(_ values: [T]) -> T { values[index(values.count)] }
-    mutating func chance(_ oneIn: Int) -> Bool { index(oneIn) == 0 }
 }
 
 /// A bundle with a rootfs and a bind source, and valid configs that use most of the spec.
@@ -163,7 +145,7 @@ enum PlanMutator {
     static let uint64s: [UInt64] = [0, 1, 1024, UInt64(Int64.max), UInt64.max, UInt64.max - 1, 1 << 32]
     static let ints: [Int] = [0, -1, 1, -1000, 1000, -1001, 1001, Int.min, Int.max]
 
-    static func mutate(_ spec: inout Spec, _ rng: inout PlanRNG) {
+    static func mutate(_ spec: inout Spec, _ rng: inout SplitMix64) {
         switch rng.index(24) {
         case 0: spec.root?.path = rng.pick(paths)
         case 1: spec.process?.args = rng.pick([[], [""], [rng.pick(paths)], [rng.pick(strings), rng.pick(strings)]])
@@ -346,7 +328,7 @@ enum PlanMutator {
                                     "-9223372036854775808", "1e400", "null", "true", "[]", "{}", "\"CAP_NOPE\"", "\"RLIMIT_NOPE\"",
                                     "\"unknown\"", "\"/\"", "\"../../x\"", "0", ",", "\\u0000", "\"type\":\"user\""].map { Array($0.utf8) }
 
-    static func mutate(bytes input: [UInt8], _ rng: inout PlanRNG) -> [UInt8] {
+    static func mutate(bytes input: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var bytes = input
         for _ in 0...rng.index(3) {
             guard !bytes.isEmpty else { break }
