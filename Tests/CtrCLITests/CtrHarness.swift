@@ -139,12 +139,7 @@ func withCtrSandbox(sourceLocation: SourceLocation = #_sourceLocation, _ body: (
     let sandbox = try CtrSandbox()
     var failure: (any Error)?
     do { try await body(sandbox) } catch { failure = error }
-    var left = sandbox.leftovers()
-    let deadline = Date().addingTimeInterval(TestTiming.settle)
-    while !left.isEmpty && Date() < deadline {
-        try? await Task.sleep(nanoseconds: 20_000_000)
-        left = sandbox.leftovers()
-    }
+    let left = await settledLeftovers(sandbox.leftovers)
     #expect(left.isEmpty, "left behind: \(left.joined(separator: "; "))", sourceLocation: sourceLocation)
     await sandbox.cleanUp()
     if let failure { throw failure }

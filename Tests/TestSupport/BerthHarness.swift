@@ -497,17 +497,23 @@ public func withBerthSandbox(checkLeftovers: Bool = true, berthPath: String? = n
     var failure: (any Error)?
     do { try await body(sandbox) } catch { failure = error }
     if checkLeftovers {
-        // Processes killed by `delete` may still be on their way out; give them a moment.
-        var left = sandbox.leftovers()
-        let deadline = Date().addingTimeInterval(TestTiming.settle)
-        while !left.isEmpty && Date() < deadline {
-            try? await Task.sleep(nanoseconds: 20_000_000)
-            left = sandbox.leftovers()
-        }
+        let left = await settledLeftovers(sandbox.leftovers)
         #expect(left.isEmpty, "left behind: \(left.joined(separator: "; "))", sourceLocation: sourceLocation)
     }
     await sandbox.cleanUp()
     if let failure { throw failure }
+}
+
+/// What `leftovers` still finds once things had a moment to go: processes killed by a delete or
+/// a stop may still be on their way out. Polls until empty or TestTiming.settle has passed.
+public func settledLeftovers(_ leftovers: () -> [String]) async -> [String] {
+    var left = leftovers()
+    let deadline = Date().addingTimeInterval(TestTiming.settle)
+    while !left.isEmpty && Date() < deadline {
+        try? await Task.sleep(nanoseconds: 20_000_000)
+        left = leftovers()
+    }
+    return left
 }
 
 /// The cgroup2 mount of this machine, from /proc/self/mountinfo: /sys/fs/cgroup/unified on a
