@@ -84,4 +84,22 @@ int berth_connect_unix(const char *path);
 /// The value of errno, for Swift callers that cannot read the TLS macro portably.
 int berth_errno(void);
 
+/// TCP for the supervisor's published ports (net.c). IPv4 addresses in dotted form.
+/// A non-blocking, close-on-exec listening socket bound to `address`:`port` with SO_REUSEADDR.
+int berth_tcp_listen(const char *address, int port, int backlog);
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC; the peer is not needed.
+int berth_tcp_accept(int listener);
+/// A non-blocking, close-on-exec TCP socket in the calling thread's network namespace, with
+/// a connect to `address`:`port` begun (0 or EINPROGRESS both count as success).
+int berth_tcp_connect(const char *address, int port);
+/// The pending error of a socket (SO_ERROR), or -1 when it cannot be read.
+int berth_socket_error(int fd);
+/// SO_LINGER {1, 0}: the next close sends a reset instead of a FIN.
+int berth_socket_reset_on_close(int fd);
+/// splice(2) with SPLICE_F_MOVE | SPLICE_F_NONBLOCK and no offsets.
+long berth_splice(int in, int out, unsigned long length);
+/// The local port a socket is bound to, or -1.
+int berth_socket_port(int fd);
+
+
 #endif
