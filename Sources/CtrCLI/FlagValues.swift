@@ -165,6 +165,43 @@ enum FlagValues {
         return value
     }
 
+    /// A duration in milliseconds: numbers with ms, s, m or h, one after another as Go writes
+    /// them (`500ms`, `2s`, `1.5s`, `1m30s`), from `minimum` to 24 hours. A bare number is
+    /// refused: 30 could mean seconds or milliseconds.
+    static func duration(_ text: String, flag: String, minimum: Int64 = 1, example: String = "2s") throws(BerthError) -> Int64 {
+        let refusal = BerthError(.invalidArgument, "flag \(flag): \"\(text)\" is not a duration; use a number with ms, s, m or h (e.g. \(flag) \(example))")
+        let lowest = minimum == 0 ? "0s" : "\(minimum)ms"
+        let outOfRange = BerthError(.invalidArgument, "flag \(flag): \"\(text)\" is not between \(lowest) and 24h (e.g. \(flag) \(example))")
+        let units: [(suffix: String, milliseconds: Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        let maximum: Int64 = 24 * 3_600_000
+        var rest = Substring(text)
+        var total: Int64 = 0
+        guard !rest.isEmpty else { throw refusal }
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+            rest = rest.dropFirst(number.count)
+            let unitText = rest.prefix { $0.isASCII && $0.isLetter }
+            rest = rest.dropFirst(unitText.count)
+            let parts = number.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let unit = units.first(where: { $0.suffix == unitText }), !number.isEmpty, number != ".",
+                  parts.allSatisfy({ $0.allSatisfy(\.isNumber) }), parts[0].count <= 18, parts.count == 1 || parts[1].count <= 9 else {
+                throw refusal
+            }
+            // Whole part and fraction separately, in integers, so that 0.1s is exactly 100 ms.
+            let whole = Int64(parts[0]) ?? 0
+            var fraction: Int64 = 0
+            if parts.count == 2 {
+                let digits = parts[1] + String(repeating: "0", count: 9 - parts[1].count)
+                fraction = (Int64(digits) ?? 0) * unit.milliseconds / 1_000_000_000
+            }
+            // Checked before adding, so that nothing overflows.
+            guard whole <= maximum / unit.milliseconds, total <= maximum else { throw outOfRange }
+            total += whole * unit.milliseconds + fraction
+        }
+        guard total >= minimum, total <= maximum else { throw outOfRange }
+        return total
+    }
+
     static let signalNames: [String: Int32] = [
         "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "ABRT": SIGABRT, "KILL": SIGKILL, "USR1": SIGUSR1,
         "USR2": SIGUSR2, "PIPE": SIGPIPE, "ALRM": SIGALRM, "TERM": SIGTERM, "CONT": SIGCONT, "STOP": SIGSTOP,

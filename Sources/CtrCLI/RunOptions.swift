@@ -31,14 +31,14 @@ struct RunOptions {
     var seccomp = SeccompChoice.builtIn
     var network = Network.none
     var logMaximumBytes = ServiceDefinition.defaultLogMaximumBytes
+    var health: HealthCheck?
 
-    static let flags: [CtrArguments.Flag] = LimitFlags.flags + [
+    static let flags: [CtrArguments.Flag] = LimitFlags.flags + HealthFlags.flags + [
         .value("name"), .boolean("d", "detach"), .boolean("rm"), .value("restart"),
         .value("e", "env"), .value("env-file"), .value("v", "volume"), .value("tmpfs"), .value("w", "workdir"),
         .value("u", "user"), .value("hostname"), .boolean("read-only"), .value("cap-add"), .value("cap-drop"),
         .value("security-opt"), .value("network"), .value("log-max-size"),
         .boolean("t", "tty"), .boolean("i", "interactive"),
-        .value("health-cmd"), .value("health-interval"), .value("health-retries"),
     ]
 
     /// Parses `ctr run`'s arguments: flags, then ROOTFS|BUNDLE, then the command.
@@ -50,9 +50,6 @@ struct RunOptions {
     init(_ parsed: CtrArguments) throws(BerthError) {
         for flag in ["tty", "interactive"] where parsed.flag(flag) {
             throw BerthError(.unsupported, "flag --\(flag): terminals and stdin are not supported by this version of ctr yet; run without it (output goes to ctr logs)")
-        }
-        for flag in ["health-cmd", "health-interval", "health-retries"] where parsed.value(flag) != nil {
-            throw BerthError(.unsupported, "flag --\(flag): health checks are not supported by this version of ctr yet")
         }
         guard let source = parsed.positionals.first else {
             throw BerthError(.invalidArgument, "run: expects a ROOTFS or BUNDLE directory (e.g. ctr run -d --name web ./rootfs -- httpd -f)")
@@ -86,6 +83,7 @@ struct RunOptions {
         readOnly = parsed.flag("read-only")
 
         limits = try LimitFlags(parsed)
+        health = try HealthFlags.check(parsed)
         capAdd = try parsed.all("cap-add").map { (text) throws(BerthError) in try RunOptions.capability(text, flag: "--cap-add") }
         capDrop = try parsed.all("cap-drop").map { (text) throws(BerthError) in try RunOptions.capability(text, flag: "--cap-drop") }
         for text in parsed.all("security-opt") {

@@ -64,6 +64,13 @@ struct ServiceView {
             // No status: it never started (an error), or it ended unobserved (adopted, or stopped
             // directly after its supervisor died).
             return last.shellStatus.map { "exited (\($0))" } ?? (last.startedAt == nil ? "exited (error)" : "exited (unknown)")
+        case .running:
+            switch status.health?.state {
+            case nil: return "running"
+            case .starting: return "running (health: starting)"
+            case .healthy: return "running (healthy)"
+            case .unhealthy: return "running (unhealthy)"
+            }
         default:
             return status.state.rawValue
         }

@@ -20,10 +20,12 @@ public struct ServiceDefinition: Codable, Equatable, Sendable {
     /// The size at which the log file is rotated to log.1.
     public var logMaximumBytes: Int
     public var created: Timestamp
+    /// `--health-cmd` and its timing; nil without a check (and in files written before checks existed).
+    public var health: HealthCheck?
 
     public init(name: String, id: String, source: String, bundle: String, rootfs: String, command: [String],
                 restart: RestartPolicy = .no, removeWhenDone: Bool = false, limits: ServiceLimits = ServiceLimits(),
-                logMaximumBytes: Int = ServiceDefinition.defaultLogMaximumBytes, created: Timestamp = .now()) {
+                logMaximumBytes: Int = ServiceDefinition.defaultLogMaximumBytes, created: Timestamp = .now(), health: HealthCheck? = nil) {
         self.name = name
         self.id = id
         self.source = source
@@ -35,6 +37,7 @@ public struct ServiceDefinition: Codable, Equatable, Sendable {
         self.limits = limits
         self.logMaximumBytes = logMaximumBytes
         self.created = created
+        self.health = health
     }
 
     public static let defaultLogMaximumBytes = 10 << 20

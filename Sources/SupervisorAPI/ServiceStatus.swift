@@ -85,12 +85,14 @@ public struct ServiceStatus: Codable, Equatable, Sendable {
     public var stopRequested: Bool
     /// The most recent exits, oldest first, at most `exitHistoryLength`.
     public var exits: [ExitRecord]
+    /// The current container's health, for a service with a check; it starts over at every start.
+    public var health: HealthStatus?
 
     public static let exitHistoryLength = 20
 
     public init(state: ServiceState, supervisorPid: Int32 = 0, supervisorStartTime: UInt64 = 0, pid: Int32 = 0,
                 pidStartTime: UInt64 = 0, startedAt: Timestamp? = nil, restartCount: Int = 0, nextRestartAt: Timestamp? = nil,
-                stopRequested: Bool = false, exits: [ExitRecord] = []) {
+                stopRequested: Bool = false, exits: [ExitRecord] = [], health: HealthStatus? = nil) {
         self.state = state
         self.supervisorPid = supervisorPid
         self.supervisorStartTime = supervisorStartTime
@@ -101,6 +103,7 @@ public struct ServiceStatus: Codable, Equatable, Sendable {
         self.nextRestartAt = nextRestartAt
         self.stopRequested = stopRequested
         self.exits = exits
+        self.health = health
     }
 
     public var lastExit: ExitRecord? { exits.last }

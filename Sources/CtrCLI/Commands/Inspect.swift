@@ -9,8 +9,10 @@ enum InspectCommand: CtrCommand {
     usage: ctr inspect NAME...
 
     Prints a JSON array with, for each service: its definition (command, restart policy,
-    limits), its status (state, pid, restarts, the recent exits with their times, codes,
-    signals and OOM kills), whether its supervisor is alive, and the container's config.json.
+    limits, health check), its status (state, pid, restarts, the recent exits with their times,
+    codes, signals and OOM kills, and with a health check its health: starting, healthy or
+    unhealthy, the failing streak and the last checks with their output), whether its
+    supervisor is alive, and the container's config.json.
 
     example:
       ctr inspect web

@@ -10,7 +10,8 @@ enum PsCommand: CtrCommand {
     usage: ctr ps [-a] [--format table|json]
 
     Lists services from the state on disk, without asking their supervisors. A service whose
-    supervisor was killed shows as "running (supervisor gone)".
+    supervisor was killed shows as "running (supervisor gone)"; one with a health check as
+    "running (healthy)", "running (unhealthy)" or "running (health: starting)".
 
     flags:
       -a, --all          include services whose container has ended
@@ -37,7 +38,8 @@ enum PsCommand: CtrCommand {
                 .object([("name", .string(service.name)), ("id", .string(service.definition.id)),
                          ("status", .string(service.displayStatus)), ("uptimeSeconds", uptime(service, now).map { .number(JSONNumber(Int($0))) } ?? .null),
                          ("pid", .number(JSONNumber(Int(service.status?.pid ?? 0)))), ("restarts", .number(JSONNumber(service.status?.restartCount ?? 0))),
-                         ("limits", .string(service.definition.limits.description))])
+                         ("limits", .string(service.definition.limits.description)),
+                         ("health", service.status?.health.map { .string($0.state.rawValue) } ?? .null)])
             }
             try writeOut(JSONValue.array(rows).serialized(pretty: true) + "\n")
             return 0

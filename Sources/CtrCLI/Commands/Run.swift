@@ -44,11 +44,19 @@ enum RunCommand: CtrCommand {
       --security-opt seccomp=unconfined|FILE   replace the default seccomp profile
       --network none|host      a private network namespace (default) or the host's
       --log-max-size SIZE      rotate the log at this size (default 10M; one old file is kept)
+      --health-cmd CMD         check health by running /bin/sh -c CMD in the container (exit 0: pass)
+      --health-interval D      time between checks (default 30s; ms, s, m, h: e.g. 500ms, 1m30s)
+      --health-timeout D       a check still running after D is killed and fails (default 30s)
+      --health-retries N       consecutive failures that make it unhealthy (default 3); with
+                               --restart on-failure or always an unhealthy container is restarted
+      --health-start-period D  failures in the first D after each start do not count (default 0s)
 
     examples:
       ctr run ./rootfs -- echo hello
       ctr run -d --name web -m 64M --cpus 0.5 --restart on-failure:3 ./rootfs -- httpd -f -p 8080
       ctr run --rm -e GREETING=hi -v /srv/data:/data:ro ./rootfs -- sh -c 'echo $GREETING; ls /data'
+      ctr run -d --name api --restart always --health-cmd 'wget -q -O /dev/null localhost:8080' \\
+          --health-interval 10s --health-retries 3 ./rootfs -- httpd -f -p 8080
 
     """
 
@@ -77,7 +85,8 @@ enum RunCommand: CtrCommand {
         try claim(service)
         let definition = ServiceDefinition(name: name, id: id, source: base.bundle ?? base.rootfs, bundle: bundle, rootfs: base.rootfs,
                                            command: spec.process?.args ?? [], restart: options.restart, removeWhenDone: options.remove,
-                                           limits: options.limits.summary, logMaximumBytes: options.logMaximumBytes)
+                                           limits: options.limits.summary, logMaximumBytes: options.logMaximumBytes,
+                                           health: options.health)
         var logReader: FileDescriptor?
         var signals: Int32 = -1
         let started: SupervisorProcess.Started
