@@ -14,6 +14,12 @@ public struct Exec {
     public let process: OCI.Process
     public var preserveFDs: Int32 = 0
     public var pidFile: String?
+    /// Where the process's stdout and stderr go instead of the caller's (the pipe a supervisor's
+    /// health check reads); stdin stays the caller's.
+    public var output: FileDescriptor?
+    /// Makes the process the leader of a new session and process group, so that the caller can
+    /// kill it with whatever it started (a health check that hangs in a child).
+    public var newSession = false
     /// --console-socket, for a process with `terminal` set.
     public var consoleSocket: String?
 
@@ -69,6 +75,18 @@ public struct Exec {
         for kind in NamespaceKind.allCases where ExecNamespaces.differs(kind, pid: record.pid) {
             joins.append((kind, try FileDescriptor.open("/proc/\(record.pid)/ns/\(kind.procName)", O_RDONLY)))
         }
+        // A caller that lives on (the supervisor, whose next container would otherwise be
+        // created inside this one's pid namespace) takes its own back once the child exists.
+        var own: [(kind: NamespaceKind, fd: FileDescriptor)] = []
+        defer {
+            for namespace in own {
+                try? NamespaceKind.join(namespace.fd, kind: namespace.kind, path: "/proc/self/ns/\(namespace.kind.procName)")
+                namespace.fd.close()
+            }
+        }
+        for join in joins where join.kind == .pid || join.kind == .time {
+            own.append((join.kind, try FileDescriptor.open("/proc/self/ns/\(join.kind.procName)", O_RDONLY)))
+        }
         // pid and time namespaces apply to children of the caller only: joined here, before clone.
         for join in joins where join.kind == .pid || join.kind == .time {
             try NamespaceKind.join(join.fd, kind: join.kind, path: "/proc/\(record.pid)/ns/\(join.kind.procName)")
@@ -107,6 +125,11 @@ public struct Exec {
                     try NamespaceKind.join(join.fd, kind: .user, path: "user")
                 }
                 for limit in plan.rlimits { try Rlimit.set(limit.resource, soft: limit.soft, hard: limit.hard, name: limit.name) }
+                if let output {
+                    try output.duplicate(as: 1)
+                    try output.duplicate(as: 2)
+                }
+                if newSession { try sys("setsid") { Glibc.setsid() } }
                 try console?.attach()
                 try ProcessIdentity(process: plan, seccomp: seccomp).apply()
                 berth_unblock_all_signals()

@@ -18,6 +18,8 @@ extension Supervisor {
         status.pidStartTime = started.pidStartTime
         status.startedAt = started.startedAt
         status.nextRestartAt = nil
+        exitReason = nil
+        resetHealth()
         saveStatus()
     }
 
@@ -37,9 +39,13 @@ extension Supervisor {
         run = nil
         reapedInit = nil
         killDue = nil
+        suspendHealth()
         drainPumps()
         if let termination {
-            status.record(ExitRecord(startedAt: ended.startedAt, finishedAt: .now(), termination: termination, oomKilled: oomKilled))
+            var exit = ExitRecord(startedAt: ended.startedAt, finishedAt: .now(), termination: termination, oomKilled: oomKilled)
+            exit.error = exitReason
+            exitReason = nil
+            status.record(exit)
         } else {
             status.record(ExitRecord(startedAt: ended.startedAt, finishedAt: .now(), oomKilled: oomKilled,
                                      error: "the exit status is unknown: the container was adopted from a supervisor that died"))
@@ -77,6 +83,7 @@ extension Supervisor {
             pumps.append(LogPump(descriptor: stdout, stream: .stdout))
             pumps.append(LogPump(descriptor: stderr, stream: .stderr))
             if previous.state != .paused { status.state = .running }
+            resetHealth()
             saveStatus()
             // A stop under way when the old supervisor died is finished with a fresh grace period.
             if previous.state == .stopping { beginStop(timeoutSeconds: Supervisor.defaultStopTimeout) }

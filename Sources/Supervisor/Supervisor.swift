@@ -28,6 +28,10 @@ final class Supervisor {
     var run: ContainerRun?
     /// The init's exit status when the stray reaper collected it before the pidfd woke us.
     var reapedInit: ProcessControl.Termination?
+    /// The health check's timing and the check under way; nil for a service without one.
+    var health: HealthSchedule?
+    /// Why the supervisor itself ended the current run (an unhealthy container), for its exit record.
+    var exitReason: String?
     var pumps: [LogPump] = []
     var backoff = RestartBackoff()
     /// CLOCK_MONOTONIC deadlines.
@@ -63,10 +67,11 @@ final class Supervisor {
         let me = Glibc.getpid()
         status = ServiceStatus(state: state, supervisorPid: me, supervisorStartTime: ProcessControl.startTime(me) ?? 0)
         log = try LogFile(path: service.logPath, rotatedPath: service.rotatedLogPath, maximumBytes: definition.logMaximumBytes)
+        health = definition.health.map(HealthSchedule.init(check:))
     }
 
     private enum Source {
-        case signals, listener, container, client, waiter
+        case signals, listener, container, client, waiter, healthCheck, healthOutput
         case pump(Int)
     }
 
@@ -82,6 +87,10 @@ final class Supervisor {
             watch(signals, .signals)
             watch(listener, .listener)
             if let run { watch(run.pidfd, .container) }
+            if let probe = health?.probe {
+                watch(probe.pidfd, .healthCheck)
+                if let output = probe.output { watch(output, .healthOutput) }
+            }
             for (index, pump) in pumps.enumerated() { watch(pump.descriptor, .pump(index)) }
             for client in clients { watch(client.fd, .client) }
             for waiter in waiters { watch(waiter, .waiter) }
@@ -102,6 +111,7 @@ final class Supervisor {
         var readyClients: Set<Int32> = []
         var goneWaiters: Set<Int32> = []
         var containerExited = false
+        var healthCheckExited = false
         var newSignals: [Int32] = []
         var acceptPending = false
         // Output first: lines written before the exit belong in the log before the exit is recorded.
@@ -109,6 +119,8 @@ final class Supervisor {
             switch source {
             case .pump(let index): if pumps[index].pump(into: &log) { finishedPumps.append(index) }
             case .container: containerExited = true
+            case .healthCheck: healthCheckExited = true
+            case .healthOutput: healthOutputReady()
             case .signals: newSignals = SignalPipe.drain(signals)
             case .listener: acceptPending = true
             case .client: readyClients.insert(entry.fd)
@@ -134,6 +146,7 @@ final class Supervisor {
             }
         }
         if containerExited && !ended { handleContainerExit() }
+        if healthCheckExited && !ended { self.healthCheckExited() }
         let ready = clients.filter { readyClients.contains($0.fd.rawValue) }
         clients.removeAll { readyClients.contains($0.fd.rawValue) }
         for client in ready {
@@ -148,7 +161,7 @@ final class Supervisor {
 
     /// Milliseconds until the nearest deadline, -1 for none.
     private func pollTimeout() -> Int32 {
-        let deadlines = [restartDue, killDue, inheritedPagesDue].compactMap { $0 } + clients.map(\.deadline)
+        let deadlines = [restartDue, killDue, inheritedPagesDue, health?.deadline].compactMap { $0 } + clients.map(\.deadline)
         guard let nearest = deadlines.min() else { return -1 }
         let remaining = nearest - monotonicNanoseconds()
         if remaining <= 0 { return 0 }
@@ -169,6 +182,7 @@ final class Supervisor {
             inheritedPagesDue = nil
             InheritedPages.drop()
         }
+        if !ended { healthTimerFired(now: now) }
         let expired = clients.indices.filter { clients[$0].deadline <= now }
         for index in expired.reversed() {
             clients[index].fd.close()
@@ -177,15 +191,19 @@ final class Supervisor {
     }
 
     /// Collects exited children that are not the init: hook processes the runtime did not wait
-    /// for, and processes reparented to us as subreaper. The init's status is kept for its exit.
+    /// for, health checks given up on, and processes reparented to us as subreaper. The init's
+    /// status is kept for its exit, the running health check's for its result.
     func reapStrays() {
         while true {
             var raw: Int32 = 0
             let pid = Glibc.waitpid(-1, &raw, WNOHANG)
             if pid <= 0 { return }
+            let signal = raw & 0x7f
+            let termination: ProcessControl.Termination = signal == 0 ? .exited((raw >> 8) & 0xff) : .signaled(signal)
             if pid == run?.pid {
-                let signal = raw & 0x7f
-                reapedInit = signal == 0 ? .exited((raw >> 8) & 0xff) : .signaled(signal)
+                reapedInit = termination
+            } else {
+                _ = healthCheckReaped(pid, termination)
             }
         }
     }
