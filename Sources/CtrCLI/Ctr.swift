@@ -15,6 +15,27 @@ protocol CtrCommand {
     /// `ctr VERB --help`: usage, flags and examples.
     static var usage: String { get }
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32
+    /// The flags its parser takes; `ctr completion` is generated from the same table.
+    static var flags: [CtrArguments.Flag] { get }
+    /// What its arguments after the flags are, for `ctr completion`.
+    static var operands: CommandOperands { get }
+}
+
+/// What a command's positional arguments are, for completion.
+enum CommandOperands: Equatable {
+    case none
+    /// NAME...
+    case services
+    /// ROOTFS|BUNDLE, then the container's command.
+    case sourceThenCommand
+    /// NAME, then the command to run in it.
+    case serviceThenCommand
+    /// One of these words.
+    case words([String])
+}
+
+extension CtrCommand {
+    static var operands: CommandOperands { .services }
 }
 
 /// The `ctr` command: global flags, then a verb.
@@ -23,7 +44,11 @@ public enum Ctr {
         ("run", RunCommand.self), ("ps", PsCommand.self), ("logs", LogsCommand.self), ("exec", ExecCommand.self),
         ("stop", StopCommand.self), ("kill", KillCommand.self), ("rm", RmCommand.self), ("inspect", InspectCommand.self),
         ("pause", PauseCommand.self), ("unpause", UnpauseCommand.self), ("update", UpdateCommand.self), ("stats", StatsCommand.self),
+        ("completion", CompletionCommand.self),
     ]
+
+    /// The flags before the command, as `main` parses them (for `ctr completion`).
+    static let globalFlags: [CtrArguments.Flag] = [.value("root"), .boolean("debug"), .boolean("h", "help"), .boolean("v", "version")]
 
     static var usage: String {
         var text = """
@@ -35,7 +60,7 @@ public enum Ctr {
 
         """
         for (name, command) in commands {
-            text += "  " + name + String(repeating: " ", count: max(1, 9 - name.count)) + command.summary + "\n"
+            text += "  " + name + String(repeating: " ", count: max(1, 12 - name.count)) + command.summary + "\n"
         }
         text += """
 
@@ -50,6 +75,7 @@ public enum Ctr {
           ctr logs -f web
           ctr exec web ps
           ctr stop web && ctr rm web
+          source <(ctr completion bash)     # shell completion; also zsh and fish
 
         """
         return text

@@ -18,6 +18,25 @@ struct ConsoleSetup {
         FileDescriptor(rawValue: try sys("connect", "--console-socket \(path)") { berth_connect_unix(path) })
     }
 
+    /// A copy of a socket the caller already holds (one end of a socketpair, as ctr uses), so
+    /// that the setup may close its own like a connected path.
+    static func duplicate(_ connection: FileDescriptor) throws(BerthError) -> FileDescriptor {
+        FileDescriptor(rawValue: try sys("fcntl", "console connection") { berth_fcntl_int(connection.rawValue, F_DUPFD_CLOEXEC, 3) })
+    }
+
+    /// The setup for a process that wants a terminal, from a socket path or a connected
+    /// socket; neither or both refused with `missing`/`unwanted` as the error.
+    static func make(terminal: Bool, path: String?, connection: FileDescriptor?, size: (rows: UInt16, columns: UInt16)?,
+                     missing: String, unwanted: String) throws(BerthError) -> ConsoleSetup? {
+        switch (terminal, path, connection) {
+        case (false, nil, nil): return nil
+        case (false, _, _): throw BerthError(.invalidArgument, unwanted)
+        case (true, nil, nil): throw BerthError(.invalidArgument, missing)
+        case (true, .some(let path), _): return ConsoleSetup(socket: try connect(path), size: size)
+        case (true, nil, .some(let connection)): return ConsoleSetup(socket: try duplicate(connection), size: size)
+        }
+    }
+
     /// Runs in the init after pivot_root (or in an exec'd process after joining the mount
     /// namespace), so /dev/ptmx and /dev/pts are the container's.
     func attach() throws(BerthError) {

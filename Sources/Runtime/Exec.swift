@@ -22,6 +22,9 @@ public struct Exec {
     public var newSession = false
     /// --console-socket, for a process with `terminal` set.
     public var consoleSocket: String?
+    /// Instead of a path: a connected unix socket that receives the master (the caller keeps
+    /// and closes it). ctr uses one end of a socketpair.
+    public var consoleConnection: FileDescriptor?
 
     public init(store: StateStore, id: String, process: OCI.Process) {
         self.store = store
@@ -94,13 +97,9 @@ public struct Exec {
         var cgroupFD: FileDescriptor?
         if let location = record.cgroup { cgroupFD = try? Cgroup(root: location.root, path: location.path).open() }
         defer { cgroupFD?.close() }
-        var console: ConsoleSetup?
-        switch (plan.terminal, consoleSocket) {
-        case (false, nil): break
-        case (true, nil): throw BerthError(.invalidArgument, "exec: a terminal (--tty or process.terminal) needs --console-socket")
-        case (false, .some): throw BerthError(.invalidArgument, "flag --console-socket: the process has no terminal (add --tty)")
-        case (true, .some(let path)): console = ConsoleSetup(socket: try ConsoleSetup.connect(path), size: plan.consoleSize)
-        }
+        let console = try ConsoleSetup.make(terminal: plan.terminal, path: consoleSocket, connection: consoleConnection, size: plan.consoleSize,
+                                            missing: "exec: a terminal (--tty or process.terminal) needs --console-socket",
+                                            unwanted: "flag --console-socket: the process has no terminal (add --tty)")
         defer { console?.socket.close() }
         let errors = try makePipe()
         // The child is in the container's pid namespace from birth (setns above): processes of

@@ -16,6 +16,9 @@ public struct Launcher {
     public var pidFile: String?
     /// --console-socket: where the pty master goes when process.terminal is set.
     public var consoleSocket: String?
+    /// Instead of a path: a connected unix socket that receives the master (the caller keeps
+    /// and closes it). ctr's supervisor uses one end of a socketpair.
+    public var consoleConnection: FileDescriptor?
 
     public init(store: StateStore, plan: LaunchPlan, configBytes: [UInt8]) {
         self.store = store
@@ -179,12 +182,9 @@ public struct Launcher {
 
     /// The console socket, connected, when the process wants a terminal; both or neither.
     private func consoleSetup() throws(BerthError) -> ConsoleSetup? {
-        switch (plan.process.terminal, consoleSocket) {
-        case (false, nil): return nil
-        case (true, nil): throw BerthError(.invalidArgument, "process.terminal is true: it needs --console-socket")
-        case (false, .some): throw BerthError(.invalidArgument, "flag --console-socket: process.terminal is false, so there is no terminal to send")
-        case (true, .some(let path)): return ConsoleSetup(socket: try ConsoleSetup.connect(path), size: plan.process.consoleSize)
-        }
+        try ConsoleSetup.make(terminal: plan.process.terminal, path: consoleSocket, connection: consoleConnection, size: plan.process.consoleSize,
+                              missing: "process.terminal is true: it needs --console-socket",
+                              unwanted: "flag --console-socket: process.terminal is false, so there is no terminal to send")
     }
 
     /// uid_map and gid_map through a verified procfs (CVE-2025-52881). As root in the initial

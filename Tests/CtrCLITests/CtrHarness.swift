@@ -47,14 +47,16 @@ final class CtrSandbox: @unchecked Sendable {
     func newName(_ prefix: String = "svc") -> String { "\(prefix)-\(next())-\(UInt16.random(in: 0...UInt16.max))" }
 
     /// `ctr --root ROOT ARGS...` started without waiting. `run` gets the marker as -e.
-    func spawn(_ arguments: [String]) throws -> SpawnedProcess {
+    /// `stdin` replaces /dev/null as its descriptor 0 (a file, a fifo, a pts).
+    func spawn(_ arguments: [String], stdin: SpawnedProcess.ExtraFile? = nil) throws -> SpawnedProcess {
         var arguments = arguments
         if arguments.first == "run" { arguments.insert(contentsOf: ["-e", marker], at: 1) }
         let n = next()
         var environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
         environment.append(marker)
         return try SpawnedProcess(ctrPath, ["--root", root] + arguments, environment: environment,
-                                  stdoutPath: directory.path + "/ctr-\(n).out", stderrPath: directory.path + "/ctr-\(n).err")
+                                  stdoutPath: directory.path + "/ctr-\(n).out", stderrPath: directory.path + "/ctr-\(n).err",
+                                  extraFiles: stdin.map { [$0] } ?? [])
     }
 
     @discardableResult
@@ -63,8 +65,8 @@ final class CtrSandbox: @unchecked Sendable {
     }
 
     @discardableResult
-    func ctr(_ arguments: [String], timeout: Double = TestTiming.command) async throws -> CommandResult {
-        let process = try spawn(arguments)
+    func ctr(_ arguments: [String], stdin: SpawnedProcess.ExtraFile? = nil, timeout: Double = TestTiming.command) async throws -> CommandResult {
+        let process = try spawn(arguments, stdin: stdin)
         let result = await process.wait(timeout: timeout)
         rememberIDs()
         return result

@@ -80,6 +80,11 @@ int berth_set_controlling_terminal(int fd);
 int berth_send_fd(int socket, int fd, const char *name);
 /// Connects a new close-on-exec unix stream socket to `path`; returns it or -1.
 int berth_connect_unix(const char *path);
+/// Receives one descriptor (SCM_RIGHTS, close-on-exec) from the unix socket `socket`; returns
+/// it, or -1 (EPIPE when the peer closed without sending one).
+int berth_receive_fd(int socket);
+/// TIOCGWINSZ on a terminal.
+int berth_get_window_size(int fd, unsigned short *rows, unsigned short *columns);
 
 /// The value of errno, for Swift callers that cannot read the TLS macro portably.
 int berth_errno(void);

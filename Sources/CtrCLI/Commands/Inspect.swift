@@ -19,8 +19,10 @@ enum InspectCommand: CtrCommand {
 
     """
 
+    static let flags: [CtrArguments.Flag] = []
+
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: [])
+        let parsed = try CtrArguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         var documents: [JSONValue] = []
         for name in try parsed.names(command: "inspect") {

@@ -21,8 +21,10 @@ enum KillCommand: CtrCommand {
 
     """
 
+    static let flags: [CtrArguments.Flag] = [.value("s", "signal")]
+
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: [.value("s", "signal")])
+        let parsed = try CtrArguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let signal = try parsed.value("signal").map { (text) throws(BerthError) in try FlagValues.signal(text) } ?? SIGKILL
         return try forEach(parsed.names(command: "kill"), context) { (view) throws(BerthError) in

@@ -23,8 +23,10 @@ enum LogsCommand: CtrCommand {
 
     """
 
+    static let flags: [CtrArguments.Flag] = [.boolean("f", "follow"), .value("n", "tail"), .boolean("t", "timestamps")]
+
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: [.boolean("f", "follow"), .value("n", "tail"), .boolean("t", "timestamps")])
+        let parsed = try CtrArguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let tail = try parsed.value("tail").map { (text) throws(BerthError) in
             guard let count = Int(text), count >= 0 else {

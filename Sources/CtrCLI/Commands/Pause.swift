@@ -14,6 +14,8 @@ enum PauseCommand: CtrCommand {
 
     """
 
+    static let flags: [CtrArguments.Flag] = []
+
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
         try askSupervisors(.pause, command: "pause", arguments, context, usage: usage)
     }
@@ -32,6 +34,8 @@ enum UnpauseCommand: CtrCommand {
 
     """
 
+    static let flags: [CtrArguments.Flag] = []
+
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
         try askSupervisors(.resume, command: "unpause", arguments, context, usage: usage)
     }
@@ -40,6 +44,7 @@ enum UnpauseCommand: CtrCommand {
 /// Sends a request that needs a live supervisor to each named service.
 private func askSupervisors(_ request: ControlRequest, command: String, _ arguments: [String], _ context: CtrContext,
                             usage: String) throws(BerthError) -> Int32 {
+    // pause and unpause take no flags (their `flags` tables are empty).
     let parsed = try CtrArguments(arguments, flags: [])
     if parsed.wantsHelp { return Ctr.printUsage(usage) }
     return try forEach(parsed.names(command: command), context) { (view) throws(BerthError) in

@@ -21,8 +21,10 @@ enum RmCommand: CtrCommand {
 
     """
 
+    static let flags: [CtrArguments.Flag] = [.boolean("f", "force")]
+
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: [.boolean("f", "force")])
+        let parsed = try CtrArguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let force = parsed.flag("force")
         var failures = 0

@@ -31,8 +31,10 @@ enum StatsCommand: CtrCommand {
 
     """
 
+    static let flags: [CtrArguments.Flag] = [.boolean("no-stream"), .value("format"), .value("interval")]
+
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: [.boolean("no-stream"), .value("format"), .value("interval")])
+        let parsed = try CtrArguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let format = parsed.value("format") ?? "table"
         guard ["table", "json", "csv"].contains(format) else {

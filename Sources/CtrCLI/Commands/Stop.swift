@@ -26,8 +26,10 @@ enum StopCommand: CtrCommand {
 
     """
 
+    static let flags: [CtrArguments.Flag] = [.value("t", "time")]
+
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: [.value("t", "time")])
+        let parsed = try CtrArguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let timeout = try parsed.value("time").map { (text) throws(BerthError) in try FlagValues.seconds(text, flag: "--time") } ?? defaultTimeout
         let names = try parsed.names(command: "stop")
