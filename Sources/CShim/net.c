@@ -8,6 +8,8 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 static int address_of(const char *text, int port, struct sockaddr_in *address) {
@@ -75,4 +77,18 @@ int berth_socket_port(int fd) {
     socklen_t length = sizeof(address);
     if (getsockname(fd, (struct sockaddr *)&address, &length) != 0) return -1;
     return ntohs(address.sin_port);
+}
+
+int berth_interface_up(const char *name) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof(request));
+    if (strlen(name) >= sizeof(request.ifr_name)) { close(fd); errno = ENAMETOOLONG; return -1; }
+    strcpy(request.ifr_name, name);
+    if (ioctl(fd, SIOCGIFFLAGS, &request) != 0) return fail_closing(fd);
+    request.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &request) != 0) return fail_closing(fd);
+    close(fd);
+    return 0;
 }

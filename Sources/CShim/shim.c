@@ -89,6 +89,10 @@ int berth_pidfd_send_signal(int pidfd, int sig, unsigned int flags) {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, flags);
 }
 
+int berth_pidfd_getfd(int pidfd, int target) {
+    return (int)syscall(438 /* SYS_pidfd_getfd */, pidfd, target, 0);
+}
+
 int berth_close_range(unsigned int first, unsigned int last, unsigned int flags) {
     return (int)syscall(SYS_close_range, first, last, flags);
 }

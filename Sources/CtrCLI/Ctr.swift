@@ -44,7 +44,7 @@ public enum Ctr {
         ("run", RunCommand.self), ("ps", PsCommand.self), ("logs", LogsCommand.self), ("exec", ExecCommand.self),
         ("stop", StopCommand.self), ("kill", KillCommand.self), ("rm", RmCommand.self), ("inspect", InspectCommand.self),
         ("pause", PauseCommand.self), ("unpause", UnpauseCommand.self), ("update", UpdateCommand.self), ("stats", StatsCommand.self),
-        ("completion", CompletionCommand.self),
+        ("rollout", RolloutCommand.self), ("rollback", RollbackCommand.self), ("completion", CompletionCommand.self),
     ]
 
     /// The flags before the command, as `main` parses them (for `ctr completion`).

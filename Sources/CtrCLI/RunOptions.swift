@@ -32,13 +32,15 @@ struct RunOptions {
     var network = Network.none
     var logMaximumBytes = ServiceDefinition.defaultLogMaximumBytes
     var health: HealthCheck?
+    var ports: [PortMapping] = []
+    var listen: [ListenAddress] = []
 
     static let flags: [CtrArguments.Flag] = LimitFlags.flags + HealthFlags.flags + [
         .value("name"), .boolean("d", "detach"), .boolean("rm"), .value("restart"),
         .value("e", "env"), .value("env-file"), .value("v", "volume"), .value("tmpfs"), .value("w", "workdir"),
         .value("u", "user"), .value("hostname"), .boolean("read-only"), .value("cap-add"), .value("cap-drop"),
         .value("security-opt"), .value("network"), .value("log-max-size"),
-        .boolean("t", "tty"), .boolean("i", "interactive"),
+        .boolean("t", "tty"), .boolean("i", "interactive"), .value("p", "publish"), .value("listen"),
     ]
 
     /// Parses `ctr run`'s arguments: flags, then ROOTFS|BUNDLE, then the command.
@@ -100,6 +102,15 @@ struct RunOptions {
                 throw BerthError(.invalidArgument, "flag --network: \"\(text)\" is not none or host (e.g. --network host)")
             }
             network = choice
+        }
+        ports = try parsed.all("publish").map { (text) throws(BerthError) in try PortMapping(parsing: text) }
+        listen = try parsed.all("listen").map { (text) throws(BerthError) in try ListenAddress(parsing: text) }
+        let hostPorts = ports.map(\.hostPort) + listen.map(\.port)
+        if let repeated = hostPorts.first(where: { port in hostPorts.count { $0 == port } > 1 }) {
+            throw BerthError(.invalidArgument, "flag -p: host port \(repeated) is given twice (e.g. -p 8080:80 -p 8443:443)")
+        }
+        if network == .host && !ports.isEmpty {
+            throw BerthError(.invalidArgument, "flag -p: a container on the host network uses the host's ports itself; drop -p or use --network none")
         }
         if let text = parsed.value("log-max-size") {
             let bytes = try FlagValues.size(text, flag: "--log-max-size", example: "10M")

@@ -71,6 +71,11 @@ enum ServiceSpec {
         if !options.command.isEmpty { process.args = options.command }
         process.terminal = false
         process.env = FlagValues.mergeEnvironment(process.env ?? [], options.environment)
+        if !options.listen.isEmpty {
+            // Socket activation: the sockets arrive as 3... and the init is pid 1 in its own
+            // pid namespace (sd_listen_fds checks LISTEN_PID against getpid()).
+            process.env = FlagValues.mergeEnvironment(process.env ?? [], ["LISTEN_FDS=\(options.listen.count)", "LISTEN_PID=1"])
+        }
         if let workdir = options.workdir { process.cwd = workdir }
         if let user = options.user {
             let (uid, gid) = try UserSpec.resolve(user, rootfs: base.rootfs)

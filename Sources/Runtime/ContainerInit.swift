@@ -15,6 +15,8 @@ struct ContainerInit {
     /// Namespaces to join by path, opened before any setns changes what paths mean.
     let joinFiles: [(kind: NamespaceKind, path: String, fd: FileDescriptor)]
     let preserveFDs: Int32
+    /// Put on 3, 4, ... just before exec.
+    let passedFiles: [FileDescriptor]
     let console: ConsoleSetup?
     /// Connected to linux.seccomp.listenerPath when the filter has notify rules.
     let seccompAgent: FileDescriptor?
@@ -109,7 +111,18 @@ struct ContainerInit {
         try identity.apply()
         // The creator's signal mask (berth run blocks what it forwards) is not the container's.
         berth_unblock_all_signals()
+        try placePassedFiles()
         try execProcess(plan.process, preserveFDs: preserveFDs)
+    }
+
+    /// Moves the passed descriptors to 3, 4, ... Each is first copied above every target, so
+    /// that placing one cannot overwrite another still to be placed; the copies close on exec.
+    private func placePassedFiles() throws(BerthError) {
+        guard !passedFiles.isEmpty else { return }
+        let base = Int32(3 + passedFiles.count)
+        var copies: [Int32] = []
+        for file in passedFiles { copies.append(try sys("fcntl") { berth_fcntl_int(file.rawValue, F_DUPFD_CLOEXEC, base) }) }
+        for (index, copy) in copies.enumerated() { try sys("dup3") { berth_dup3(copy, Int32(3 + index), 0) } }
     }
 
     /// Joins and creates what clone3 did not, and returns the init's pid as the host sees it.

@@ -13,6 +13,9 @@ public struct Launcher {
     /// The raw config.json, kept in the state directory for `exec`.
     public let configBytes: [UInt8]
     public var preserveFDs: Int32 = 0
+    /// Descriptors the container's process gets as 3, 4, ... (socket activation: the caller
+    /// sets LISTEN_FDS to their count in process.env, which keeps them open across exec).
+    public var passedFiles: [FileDescriptor] = []
     public var pidFile: String?
     /// --console-socket: where the pty master goes when process.terminal is set.
     public var consoleSocket: String?
@@ -139,7 +142,7 @@ public struct Launcher {
             // (runc's CVE-2024-21626 leaked exactly this descriptor).
             cgroupFD?.close()
             ContainerInit(plan: plan, channel: SyncChannel(childEnd), execFifo: fifo, joinFiles: joinFiles,
-                          preserveFDs: preserveFDs, console: console, seccompAgent: agent).run()
+                          preserveFDs: preserveFDs, passedFiles: passedFiles, console: console, seccompAgent: agent).run()
         }
         childEnd.close()
         for entry in joinFiles { entry.fd.close() }

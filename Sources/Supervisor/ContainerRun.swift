@@ -30,12 +30,14 @@ struct ContainerRun {
     /// Creates and starts the container. The init inherits the creating process's stdio, so
     /// the fifos' container ends are put on descriptors 1 and 2 for the duration of create, as
     /// engines do with pipes around `runc create`; the supervisor keeps only its read ends.
-    static func start(store: StateStore, plan: LaunchPlan, configBytes: [UInt8], service: ServiceDirectory) throws(BerthError) -> ContainerRun {
-        let (stdout, containerStdout) = try openFifo(service.stdoutFifoPath)
+    /// `passing` goes to the container's process as descriptors 3... (socket activation).
+    static func start(store: StateStore, plan: LaunchPlan, configBytes: [UInt8], fifos: (stdout: String, stderr: String),
+                      passing: [FileDescriptor] = []) throws(BerthError) -> ContainerRun {
+        let (stdout, containerStdout) = try openFifo(fifos.stdout)
         defer { containerStdout.close() }
         let stderr: FileDescriptor
         let containerStderr: FileDescriptor
-        do { (stderr, containerStderr) = try openFifo(service.stderrFifoPath) } catch {
+        do { (stderr, containerStderr) = try openFifo(fifos.stderr) } catch {
             stdout.close()
             throw error
         }
@@ -43,7 +45,9 @@ struct ContainerRun {
         var created: Launcher.Created
         do {
             created = try withStandardStreams(stdout: containerStdout, stderr: containerStderr) { () throws(BerthError) in
-                try Launcher(store: store, plan: plan, configBytes: configBytes).create()
+                var launcher = Launcher(store: store, plan: plan, configBytes: configBytes)
+                launcher.passedFiles = passing
+                return try launcher.create()
             }
         } catch {
             stdout.close()
@@ -53,6 +57,9 @@ struct ContainerRun {
         let containers = Containers(store: store)
         do throws(BerthError) {
             guard let pidfd = created.pidfd else { throw BerthError(.system, "create: no pidfd for the container's init") }
+            // Before the process runs, so that it finds its loopback up, as docker's --network
+            // none does: published ports are forwarded to it.
+            try PortForwarder.bringUpLoopback(of: created.record.pid)
             try containers.start(plan.id)
             return ContainerRun(pid: created.record.pid, pidStartTime: created.record.pidStartTime, pidfd: pidfd,
                                 stdout: stdout, stderr: stderr, startedAt: .now(), startedMonotonic: monotonicNanoseconds())

@@ -187,7 +187,7 @@ final class PortForwarder {
     /// A socket in the container's network namespace: the namespace is entered only around
     /// socket(2), which fixes a socket's namespace for life. The supervisor is single-threaded,
     /// so nothing else runs in the container's namespace meanwhile.
-    private func openUpstream(_ target: Target, port: UInt16) throws(BerthError) -> FileDescriptor {
+    func openUpstream(_ target: Target, port: UInt16) throws(BerthError) -> FileDescriptor {
         if let netns = target.netns {
             try sys("setns", "container network namespace") { berth_setns(netns.rawValue, CLONE_NEWNET_VALUE) }
         }
@@ -200,6 +200,28 @@ final class PortForwarder {
         }
         let fd = try sys("connect", "127.0.0.1:\(port)") { berth_tcp_connect("127.0.0.1", Int32(port)) }
         return FileDescriptor(rawValue: fd)
+    }
+
+    /// Sets the loopback of `pid`'s network namespace up; nothing when it is the host's.
+    static func bringUpLoopback(of pid: pid_t) throws(BerthError) {
+        guard let netns = SideVersion.networkNamespace(of: pid) else { return }
+        defer { netns.close() }
+        let own = try FileDescriptor.open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
+        defer { own.close() }
+        try sys("setns", "/proc/\(pid)/ns/net") { berth_setns(netns.rawValue, CLONE_NEWNET_VALUE) }
+        defer { _ = berth_setns(own.rawValue, CLONE_NEWNET_VALUE) }
+        try sys("ioctl SIOCSIFFLAGS", "lo") { berth_interface_up("lo") }
+    }
+
+    enum ConnectOutcome { case pending, connected, failed }
+
+    /// Where a non-blocking connect stands, without waiting.
+    static func connectOutcome(_ socket: FileDescriptor) -> ConnectOutcome {
+        let error = berth_socket_error(socket.rawValue)
+        if error != 0 { return .failed }
+        var writable = pollfd(fd: socket.rawValue, events: Int16(POLLOUT), revents: 0)
+        guard Glibc.poll(&writable, 1, 0) == 1 else { return .pending }
+        return berth_socket_error(socket.rawValue) == 0 ? .connected : .failed
     }
 
     private func finishConnect(_ connection: ForwardedConnection) {

@@ -49,7 +49,10 @@ extension Supervisor {
                 answer(fd, .failed(error.description))
                 return true
             }
-            if let response = perform(request) {
+            if case .rollout(let rolloutRequest) = request {
+                // Answered by the rollout itself, once the new version serves or is gone.
+                if let refusal = beginRollout(rolloutRequest, requester: fd) { answer(fd, refusal) }
+            } else if let response = perform(request) {
                 answer(fd, response)
             } else {
                 waiters.append(fd)
@@ -67,7 +70,9 @@ extension Supervisor {
     private func perform(_ request: ControlRequest) -> ControlResponse? {
         switch request {
         case .status:
-            return .status(status)
+            return .status(liveStatus())
+        case .rollout:
+            return .failed("rollout: answered by beginRollout")
         case .wait:
             return status.state == .exited ? .ended(status) : nil
         case .stop(let timeout):

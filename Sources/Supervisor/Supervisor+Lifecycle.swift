@@ -1,6 +1,8 @@
 import Glibc
 import Linux
+import OCI
 import Runtime
+import Seccomp
 import SupervisorAPI
 
 /// Starting, restarting and stopping the container, and ending the service.
@@ -8,7 +10,11 @@ extension Supervisor {
     /// Creates and starts a container; on success the service is running.
     func startContainer() throws(BerthError) {
         if status.state == .starting { saveStatus() }
-        let started = try ContainerRun.start(store: containers.store, plan: plan, configBytes: configBytes, service: service)
+        try openActivationSockets()
+        let started = try startRun(plan: plan, configBytes: configBytes, version: status.version ?? 1)
+        activeNetns?.close()
+        activeNetns = SideVersion.networkNamespace(of: started.pid)
+        forwarder?.target = PortForwarder.Target(version: status.version ?? 1, netns: activeNetns)
         run = started
         reapedInit = nil
         pumps.append(LogPump(descriptor: started.stdout, stream: .stdout))
@@ -21,6 +27,13 @@ extension Supervisor {
         exitReason = nil
         resetHealth()
         saveStatus()
+    }
+
+    /// Creates and starts a container of version `version` with that version's fifos and the
+    /// activation sockets.
+    func startRun(plan: LaunchPlan, configBytes: [UInt8], version: Int) throws(BerthError) -> ContainerRun {
+        try ContainerRun.start(store: containers.store, plan: plan, configBytes: configBytes,
+                               fifos: service.fifoPaths(version: version, id: plan.id), passing: activationSockets)
     }
 
     /// The init exited: record how, remove the container (and whatever it left in its cgroup),
@@ -39,6 +52,10 @@ extension Supervisor {
         run = nil
         reapedInit = nil
         killDue = nil
+        // New connections wait (a while) for the next run rather than reach a dead namespace.
+        forwarder?.target = nil
+        activeNetns?.close()
+        activeNetns = nil
         suspendHealth()
         drainPumps()
         if let termination {
@@ -53,35 +70,41 @@ extension Supervisor {
         status.pid = 0
         status.pidStartTime = 0
         if status.stopRequested || !definition.restart.restarts(after: termination, restartsSoFar: status.restartCount) {
-            finish()
+            endService()
         } else {
             scheduleRestart(uptime: monotonicNanoseconds() - ended.startedMonotonic)
         }
+    }
+
+    /// The active version has ended for good: the service ends once no side version is left.
+    func endService() {
+        guard sides.isEmpty else {
+            finishWhenSidesGone = true
+            status.state = .stopping
+            stopSides(graceSeconds: Supervisor.defaultStopTimeout)
+            saveStatus()
+            return
+        }
+        finish()
     }
 
     /// Takes over the container a dead supervisor left, as `status` (its last record) describes
     /// it, and carries on from the state it was in.
     func adoptContainer() throws(BerthError) {
         let previous = status
-        if previous.containerIsAlive, let pidfd = try? ProcessControl.openPidfd(previous.pid) {
-            // Checked after opening the pidfd, which then cannot name a recycled pid.
-            guard ProcessControl.startTime(previous.pid) == previous.pidStartTime else {
-                pidfd.close()
-                return try adoptEndedContainer(previous)
-            }
-            let stdout = try FileDescriptor.open(service.stdoutFifoPath, O_RDONLY | O_NONBLOCK)
-            let stderr: FileDescriptor
-            do { stderr = try FileDescriptor.open(service.stderrFifoPath, O_RDONLY | O_NONBLOCK) } catch {
-                stdout.close()
-                pidfd.close()
-                throw error
-            }
-            let startedAt = previous.startedAt ?? .now()
-            let uptime = Timestamp.now().nanoseconds - startedAt.nanoseconds
-            run = ContainerRun(pid: previous.pid, pidStartTime: previous.pidStartTime, pidfd: pidfd, stdout: stdout, stderr: stderr,
-                               startedAt: startedAt, startedMonotonic: monotonicNanoseconds() - uptime, adopted: true)
-            pumps.append(LogPump(descriptor: stdout, stream: .stdout))
-            pumps.append(LogPump(descriptor: stderr, stream: .stderr))
+        status.version = previous.version
+        do { try openActivationSockets(adoptingFrom: previous.containerIsAlive ? previous.pid : nil) } catch {
+            SupervisorLog.warn("\(error); new versions will not get the socket")
+        }
+        adoptSides(previous.others ?? [])
+        let fifos = service.fifoPaths(version: previous.version ?? 1, id: definition.id)
+        if previous.containerIsAlive,
+           let adopted = try adoptRun(pid: previous.pid, startTime: previous.pidStartTime, startedAt: previous.startedAt, fifos: fifos) {
+            run = adopted
+            pumps.append(LogPump(descriptor: adopted.stdout, stream: .stdout))
+            pumps.append(LogPump(descriptor: adopted.stderr, stream: .stderr))
+            activeNetns = SideVersion.networkNamespace(of: adopted.pid)
+            forwarder?.target = PortForwarder.Target(version: status.version ?? 1, netns: activeNetns)
             if previous.state != .paused { status.state = .running }
             resetHealth()
             saveStatus()
@@ -92,9 +115,72 @@ extension Supervisor {
         }
     }
 
+    /// Takes over a running init through a pidfd, with its output fifos; nil when `pid` is no
+    /// longer the process that started at `startTime`.
+    func adoptRun(pid: pid_t, startTime: UInt64, startedAt: Timestamp?, fifos: (stdout: String, stderr: String)) throws(BerthError) -> ContainerRun? {
+        guard let pidfd = try? ProcessControl.openPidfd(pid) else { return nil }
+        // Checked after opening the pidfd, which then cannot name a recycled pid.
+        guard ProcessControl.startTime(pid) == startTime else {
+            pidfd.close()
+            return nil
+        }
+        let stdout: FileDescriptor, stderr: FileDescriptor
+        do { stdout = try FileDescriptor.open(fifos.stdout, O_RDONLY | O_NONBLOCK) } catch {
+            pidfd.close()
+            throw error
+        }
+        do { stderr = try FileDescriptor.open(fifos.stderr, O_RDONLY | O_NONBLOCK) } catch {
+            stdout.close()
+            pidfd.close()
+            throw error
+        }
+        let started = startedAt ?? .now()
+        let uptime = Timestamp.now().nanoseconds - started.nanoseconds
+        return ContainerRun(pid: pid, pidStartTime: startTime, pidfd: pidfd, stdout: stdout, stderr: stderr,
+                            startedAt: started, startedMonotonic: monotonicNanoseconds() - uptime, adopted: true)
+    }
+
+    /// The versions a dead supervisor ran beside the active one. Their forwarded connections
+    /// died with it, so a draining version has nothing left to drain and is stopped; a
+    /// candidate never served and is removed (the rollout is rolled back). A version sharing
+    /// a --listen socket keeps draining its own connections until its deadline.
+    private func adoptSides(_ others: [VersionStatus]) {
+        for other in others {
+            let fifos = service.fifoPaths(version: other.version.number, id: other.version.id)
+            guard other.isAlive, let (sidePlan, config) = storedPlan(other.version),
+                  let adopted = try? adoptRun(pid: other.pid, startTime: other.pidStartTime, startedAt: other.startedAt, fifos: fifos) else {
+                try? containers.delete(other.version.id, force: true)
+                continue
+            }
+            let remaining = other.drainDeadline.map { $0.nanoseconds - Timestamp.now().nanoseconds } ?? 0
+            var side = SideVersion(version: other.version, plan: sidePlan, configBytes: config, run: adopted,
+                                   netns: SideVersion.networkNamespace(of: adopted.pid),
+                                   pumps: [LogPump(descriptor: adopted.stdout, stream: .stdout), LogPump(descriptor: adopted.stderr, stream: .stderr)],
+                                   role: other.role == .candidate ? VersionRole.stopping : other.role,
+                                   drainDue: monotonicNanoseconds() + max(0, remaining), drainDeadline: other.drainDeadline)
+            if other.role == .candidate {
+                SupervisorLog.warn("rollout to version \(other.version.number) rolled back: its supervisor died before the switch")
+                try? containers.kill(other.version.id, signal: SIGKILL, all: true)
+                _ = Glibc.unlink(service.nextConfigPath)
+            }
+            if side.role == .stopping { side.killDue = monotonicNanoseconds() }
+            sides.append(side)
+        }
+    }
+
+    /// A version's plan from the config the runtime stored when it created the container.
+    private func storedPlan(_ version: ServiceVersion) -> (LaunchPlan, [UInt8])? {
+        guard let config = try? Files.read(containers.store.directory(version.id) + "/config.json"),
+              let spec = try? decodeJSON(Spec.self, from: config) else { return nil }
+        let cache = SeccompCache(directory: service.root + "/.seccomp")
+        guard let plan = try? LaunchPlan(spec: spec, id: version.id, bundle: version.bundle, seccompCache: cache) else { return nil }
+        return (plan, config)
+    }
+
     /// The container ended (or was never started) while no supervisor watched.
     private func adoptEndedContainer(_ previous: ServiceStatus) throws(BerthError) {
-        for container in containers.store.list() { try containers.delete(container, force: true) }
+        let kept = Set(sides.map(\.plan.id))
+        for container in containers.store.list() where !kept.contains(container) { try containers.delete(container, force: true) }
         status.pid = 0
         status.pidStartTime = 0
         // Between runs, the exit was recorded already; otherwise it went unseen.
@@ -104,7 +190,7 @@ extension Supervisor {
         }
         if status.stopRequested || previous.state == .stopping
             || !definition.restart.restarts(after: nil, restartsSoFar: status.restartCount) {
-            finish()
+            endService()
         } else {
             scheduleRestart(uptime: 0)
         }
@@ -143,9 +229,10 @@ extension Supervisor {
         guard run != nil else {
             // Between runs (restarting) or not started: nothing to signal.
             restartDue = nil
-            if status.state != .exited { finish() }
+            if status.state != .exited { endService() }
             return
         }
+        stopSides(graceSeconds: timeoutSeconds)
         let deadline = monotonicNanoseconds() + Int64(timeoutSeconds) * 1_000_000_000
         if killDue.map({ deadline < $0 }) ?? true { killDue = deadline }
         if status.state == .paused {
@@ -191,6 +278,13 @@ extension Supervisor {
     /// The service has ended for good: final status, answers to stop and wait, then the socket
     /// goes, and with --rm the whole service directory.
     func finish() {
+        if rollout != nil { abortRollout("the service ended") }
+        forwarder?.closeAll()
+        forwarder = nil
+        for socket in activationSockets { socket.close() }
+        activationSockets = []
+        activeNetns?.close()
+        activeNetns = nil
         restartDue = nil
         killDue = nil
         status.state = .exited

@@ -4,8 +4,9 @@ import Runtime
 import SupervisorAPI
 
 /// One service's supervisor: a single-threaded poll() loop over its signal pipe, the control
-/// socket and its clients, the container's output fifos and the init's pidfd, with timers for
-/// the restart back-off, the stop grace period and idle clients.
+/// socket and its clients, the container's output fifos and the init's pidfd, the published
+/// ports' connections, and the versions beside the active one during a hand-off, with timers
+/// for the restart back-off, the stop grace period, health checks, rollouts and idle clients.
 ///
 /// It is the parent of the container's init (it created it), so it can wait for it and read its
 /// exit status; an adopted init is watched through its pidfd only. Everything it learns goes to
@@ -46,6 +47,18 @@ final class Supervisor {
     var waiters: [FileDescriptor] = []
     var ended = false
 
+    /// The published ports (-p); nil for a service without any.
+    var forwarder: PortForwarder?
+    /// The listening sockets handed to every version as descriptors 3... (--listen).
+    var activationSockets: [FileDescriptor] = []
+    /// The active version's network namespace, where forwarded connections go.
+    var activeNetns: FileDescriptor?
+    /// Versions running beside the active one: a rollout's candidate, old versions draining.
+    var sides: [SideVersion] = []
+    var rollout: RolloutInFlight?
+    /// The active version has ended for good, but side versions are still being stopped.
+    var finishWhenSidesGone = false
+
     /// How long a client may take to send its request after connecting.
     static let clientDeadlineNanoseconds: Int64 = 5_000_000_000
     static let maximumClients = 64
@@ -68,11 +81,14 @@ final class Supervisor {
         status = ServiceStatus(state: state, supervisorPid: me, supervisorStartTime: ProcessControl.startTime(me) ?? 0)
         log = try LogFile(path: service.logPath, rotatedPath: service.rotatedLogPath, maximumBytes: definition.logMaximumBytes)
         health = definition.health.map(HealthSchedule.init(check:))
+        forwarder = try Supervisor.publishedPorts(definition)
     }
 
     private enum Source {
-        case signals, listener, container, client, waiter, healthCheck, healthOutput
+        case signals, listener, container, client, waiter, healthCheck, healthOutput, forwarded
         case pump(Int)
+        case side(Int)
+        case sidePump(Int, Int)
     }
 
     /// Serves until the service has ended for good.
@@ -94,6 +110,15 @@ final class Supervisor {
             for (index, pump) in pumps.enumerated() { watch(pump.descriptor, .pump(index)) }
             for client in clients { watch(client.fd, .client) }
             for waiter in waiters { watch(waiter, .waiter) }
+            for (index, side) in sides.enumerated() {
+                watch(side.run.pidfd, .side(index))
+                for (pumpIndex, pump) in side.pumps.enumerated() { watch(pump.descriptor, .sidePump(index, pumpIndex)) }
+            }
+            if let forwarder {
+                let first = entries.count
+                forwarder.watch(&entries)
+                sources += Array(repeating: .forwarded, count: entries.count - first)
+            }
 
             let ready: Int32
             do { ready = try sys("poll") { Glibc.poll(&entries, nfds_t(entries.count), pollTimeout()) } } catch {
@@ -114,6 +139,9 @@ final class Supervisor {
         var healthCheckExited = false
         var newSignals: [Int32] = []
         var acceptPending = false
+        var exitedSides: [String] = []
+        var finishedSidePumps: [(side: Int, pump: Int)] = []
+        var forwarded: [pollfd] = []
         // Output first: lines written before the exit belong in the log before the exit is recorded.
         for (entry, source) in zip(entries, sources) where entry.revents != 0 {
             switch source {
@@ -126,8 +154,17 @@ final class Supervisor {
             case .client: readyClients.insert(entry.fd)
             // A waiter never sends more: readable means it hung up.
             case .waiter: goneWaiters.insert(entry.fd)
+            case .side(let index): exitedSides.append(sides[index].plan.id)
+            case .sidePump(let index, let pumpIndex):
+                if sides[index].pumps[pumpIndex].pump(into: &log) { finishedSidePumps.append((index, pumpIndex)) }
+            case .forwarded: forwarded.append(entry)
             }
         }
+        for (index, pumpIndex) in finishedSidePumps.reversed() {
+            sides[index].pumps[pumpIndex].descriptor.close()
+            sides[index].pumps.remove(at: pumpIndex)
+        }
+        forwarder?.handle(forwarded)
         for index in finishedPumps.reversed() {
             pumps[index].descriptor.close()
             pumps.remove(at: index)
@@ -146,6 +183,9 @@ final class Supervisor {
             }
         }
         if containerExited && !ended { handleContainerExit() }
+        for id in exitedSides where !ended {
+            if let index = sides.firstIndex(where: { $0.plan.id == id }) { sideExited(index) }
+        }
         if healthCheckExited && !ended { self.healthCheckExited() }
         let ready = clients.filter { readyClients.contains($0.fd.rawValue) }
         clients.removeAll { readyClients.contains($0.fd.rawValue) }
@@ -161,7 +201,8 @@ final class Supervisor {
 
     /// Milliseconds until the nearest deadline, -1 for none.
     private func pollTimeout() -> Int32 {
-        let deadlines = [restartDue, killDue, inheritedPagesDue, health?.deadline].compactMap { $0 } + clients.map(\.deadline)
+        let deadlines = [restartDue, killDue, inheritedPagesDue, health?.deadline, forwarder?.nextDeadline(), rolloutDeadline()].compactMap { $0 }
+            + clients.map(\.deadline) + sides.compactMap { $0.killDue ?? $0.drainDue }
         guard let nearest = deadlines.min() else { return -1 }
         let remaining = nearest - monotonicNanoseconds()
         if remaining <= 0 { return 0 }
@@ -183,6 +224,11 @@ final class Supervisor {
             InheritedPages.drop()
         }
         if !ended { healthTimerFired(now: now) }
+        if !ended {
+            forwarder?.fireTimers(now: now)
+            tendRollout(now: now)
+            tendDraining(now: now)
+        }
         let expired = clients.indices.filter { clients[$0].deadline <= now }
         for index in expired.reversed() {
             clients[index].fd.close()
@@ -202,13 +248,16 @@ final class Supervisor {
             let termination: ProcessControl.Termination = signal == 0 ? .exited((raw >> 8) & 0xff) : .signaled(signal)
             if pid == run?.pid {
                 reapedInit = termination
-            } else {
-                _ = healthCheckReaped(pid, termination)
+            } else if let index = sides.firstIndex(where: { $0.run.pid == pid }) {
+                sides[index].reaped = termination
+            } else if !healthCheckReaped(pid, termination) {
+                candidateCheckReaped(pid, termination)
             }
         }
     }
 
     func saveStatus() {
+        status.others = sides.isEmpty ? nil : sides.map { $0.status() }
         do { try service.save(status) } catch { SupervisorLog.warn("saving status: \(error)") }
     }
 }

@@ -9,6 +9,8 @@ import OCI
 ///     {"request":"pause"} / {"request":"resume"} → done
 ///     {"request":"wait"}                        → ended, once the service ends for good
 ///     {"request":"update","resources":{...}}    → done (linux.resources of the OCI config)
+///     {"request":"rollout","rollout":{...}}     → status, once the new version serves;
+///                                                 failed with the reason when it was rolled back
 ///
 /// Any other document (unknown request or field, wrong type, out-of-range value) is refused
 /// with a `failed` response naming the field.
@@ -24,6 +26,8 @@ public enum ControlRequest: Equatable, Sendable {
     /// New limits, as config.json's linux.resources: applied to the running container and kept
     /// for the restarts to come. Fields not set keep their value.
     case update(LinuxResources)
+    /// A hand-off to a new version (its config waits in config.next.json).
+    case rollout(RolloutRequest)
 
     public static let maximumStopTimeout = 86_400
 
@@ -36,6 +40,7 @@ public enum ControlRequest: Equatable, Sendable {
         case .resume: ["request": "resume"]
         case .wait: ["request": "wait"]
         case .update(let resources): .object([("request", "update"), ("resources", (try? encodeJSONValue(resources)) ?? .null)])
+        case .rollout(let rollout): .object([("request", "rollout"), ("rollout", (try? encodeJSONValue(rollout)) ?? .null)])
         }
     }
 
@@ -56,6 +61,7 @@ public enum ControlRequest: Equatable, Sendable {
         case "stop": allowed = ["request", "timeout"]
         case "kill": allowed = ["request", "signal"]
         case "update": allowed = ["request", "resources"]
+        case "rollout": allowed = ["request", "rollout"]
         default: throw BerthError(.invalidArgument, "request.request: unknown request \"\(kind)\"")
         }
         for member in members where !allowed.contains(member.key) {
@@ -73,6 +79,16 @@ public enum ControlRequest: Equatable, Sendable {
             do { self = .update(try decodeJSON(LinuxResources.self, from: field)) } catch {
                 throw BerthError(.invalidArgument, "request.resources: \(error)")
             }
+        case "rollout":
+            guard let field = value["rollout"], case .object = field else {
+                throw BerthError(.invalidArgument, "request.rollout: missing or not an object")
+            }
+            let rollout: RolloutRequest
+            do { rollout = try decodeJSON(RolloutRequest.self, from: field) } catch {
+                throw BerthError(.invalidArgument, "request.rollout: \(error)")
+            }
+            try rollout.validate()
+            self = .rollout(rollout)
         case "stop":
             let timeout = try ControlRequest.integer(value, "timeout", in: 0...Int64(ControlRequest.maximumStopTimeout))
             self = .stop(timeoutSeconds: Int(timeout))

@@ -22,10 +22,15 @@ public struct ServiceDefinition: Codable, Equatable, Sendable {
     public var created: Timestamp
     /// `--health-cmd` and its timing; nil without a check (and in files written before checks existed).
     public var health: HealthCheck?
+    /// `-p`: ports the supervisor listens on and forwards into the active version.
+    public var ports: [PortMapping]?
+    /// `--listen`: sockets the supervisor binds and hands to every version (socket activation).
+    public var listen: [ListenAddress]?
 
     public init(name: String, id: String, source: String, bundle: String, rootfs: String, command: [String],
                 restart: RestartPolicy = .no, removeWhenDone: Bool = false, limits: ServiceLimits = ServiceLimits(),
-                logMaximumBytes: Int = ServiceDefinition.defaultLogMaximumBytes, created: Timestamp = .now(), health: HealthCheck? = nil) {
+                logMaximumBytes: Int = ServiceDefinition.defaultLogMaximumBytes, created: Timestamp = .now(), health: HealthCheck? = nil,
+                ports: [PortMapping]? = nil, listen: [ListenAddress]? = nil) {
         self.name = name
         self.id = id
         self.source = source
@@ -38,6 +43,8 @@ public struct ServiceDefinition: Codable, Equatable, Sendable {
         self.logMaximumBytes = logMaximumBytes
         self.created = created
         self.health = health
+        self.ports = ports
+        self.listen = listen
     }
 
     public static let defaultLogMaximumBytes = 10 << 20

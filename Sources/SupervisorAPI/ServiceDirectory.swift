@@ -5,10 +5,13 @@ import OCI
 /// One service's directory, `<root>/<name>/` (0700 under a 0700 root):
 ///
 ///     service.json     the definition (ctr writes it once)
-///     config.json      the container's OCI config
+///     config.json      the active version's OCI config
+///     config.next.json     a rollout's new version's config, until it becomes active
+///     config.previous.json, previous.json   the version before the last rollout, for rollback
 ///     status.json      the supervisor's record, replaced atomically at every change
 ///     log, log.1       the container's stdout and stderr, one rotation
 ///     stdout.fifo, stderr.fifo   where the container writes them, for the supervisor to read
+///                      (ID.stdout.fifo, ID.stderr.fifo for versions after the first)
 ///     control.sock     the supervisor's control socket (0600)
 ///     supervisor.log   the supervisor's own warnings
 ///     runtime/         the runtime's state store (runtime/<id>/state.json)
@@ -30,6 +33,16 @@ public struct ServiceDirectory: Sendable {
     public var socketPath: String { path + "/control.sock" }
     public var stdoutFifoPath: String { path + "/stdout.fifo" }
     public var stderrFifoPath: String { path + "/stderr.fifo" }
+    public var nextConfigPath: String { path + "/config.next.json" }
+    public var previousConfigPath: String { path + "/config.previous.json" }
+    public var previousVersionPath: String { path + "/previous.json" }
+
+    /// The output fifos of a version's container: the first version (the one `ctr run` made)
+    /// keeps the plain names, later ones are named after their container id, so that two
+    /// versions running side by side never share a fifo.
+    public func fifoPaths(version: Int, id: String) -> (stdout: String, stderr: String) {
+        version <= 1 ? (stdoutFifoPath, stderrFifoPath) : (path + "/\(id).stdout.fifo", path + "/\(id).stderr.fifo")
+    }
     public var supervisorLogPath: String { path + "/supervisor.log" }
     public var runtimeRoot: String { path + "/runtime" }
 
@@ -63,6 +76,16 @@ public struct ServiceDirectory: Sendable {
 
     public func save(_ status: ServiceStatus) throws(BerthError) {
         try save(status, to: statusPath)
+    }
+
+    /// The version before the last rollout, nil when there is none.
+    public func loadPreviousVersion() throws(BerthError) -> ServiceVersion? {
+        guard Files.exists(previousVersionPath) else { return nil }
+        return try load(ServiceVersion.self, from: previousVersionPath)
+    }
+
+    public func savePreviousVersion(_ version: ServiceVersion) throws(BerthError) {
+        try save(version, to: previousVersionPath)
     }
 
     private func load<T: Decodable>(_ type: T.Type, from file: String) throws(BerthError) -> T {

@@ -87,6 +87,12 @@ public struct ServiceStatus: Codable, Equatable, Sendable {
     public var exits: [ExitRecord]
     /// The current container's health, for a service with a check; it starts over at every start.
     public var health: HealthStatus?
+    /// The active version's number: 1 until the first rollout (nil in files from before them).
+    public var version: Int?
+    /// Versions running beside the active one (a rollout's candidate, old versions draining).
+    public var others: [VersionStatus]?
+    /// The active version's open forwarded connections, in answers to `status` only.
+    public var connections: Int?
 
     public static let exitHistoryLength = 20
 

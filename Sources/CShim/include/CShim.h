@@ -18,6 +18,8 @@ pid_t berth_clone3(uint64_t flags, int exit_signal, int cgroup_fd, int *pidfd_ou
 int berth_pivot_root(const char *new_root, const char *put_old);
 int berth_pidfd_open(pid_t pid, unsigned int flags);
 int berth_pidfd_send_signal(int pidfd, int sig, unsigned int flags);
+/// A copy of descriptor `target` of the process behind `pidfd` (pidfd_getfd, Linux 5.6).
+int berth_pidfd_getfd(int pidfd, int target);
 int berth_close_range(unsigned int first, unsigned int last, unsigned int flags);
 
 /// openat2(2) with RESOLVE_* flags; returns an fd or -1.
@@ -89,6 +91,7 @@ int berth_get_window_size(int fd, unsigned short *rows, unsigned short *columns)
 /// The value of errno, for Swift callers that cannot read the TLS macro portably.
 int berth_errno(void);
 
+
 /// TCP for the supervisor's published ports (net.c). IPv4 addresses in dotted form.
 /// A non-blocking, close-on-exec listening socket bound to `address`:`port` with SO_REUSEADDR.
 int berth_tcp_listen(const char *address, int port, int backlog);
@@ -105,6 +108,7 @@ int berth_socket_reset_on_close(int fd);
 long berth_splice(int in, int out, unsigned long length);
 /// The local port a socket is bound to, or -1.
 int berth_socket_port(int fd);
-
+/// Sets IFF_UP on the interface `name` of the calling thread's network namespace.
+int berth_interface_up(const char *name);
 
 #endif

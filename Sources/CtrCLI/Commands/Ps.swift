@@ -53,6 +53,12 @@ enum PsCommand: CtrCommand {
             let pid = service.status?.pid ?? 0
             table.append([service.name, service.definition.id, service.displayStatus, uptime(service, now).map(humanDuration) ?? "-",
                           pid > 0 ? String(pid) : "-", String(service.status?.restartCount ?? 0), service.definition.limits.description])
+            // A hand-off under way: the other version on a line of its own, named by its role.
+            for other in service.status?.others ?? [] {
+                let started = other.startedAt.map { humanDuration(now.seconds(since: $0)) } ?? "-"
+                table.append(["\(service.name) (v\(other.version.number))", other.version.id, other.role.rawValue, started,
+                              String(other.pid), "-", service.definition.limits.description])
+            }
         }
         try writeOut(formatTable(table))
         return 0

@@ -43,6 +43,10 @@ enum RunCommand: CtrCommand {
       --cap-add CAP, --cap-drop CAP   change the capability set (ALL for all)
       --security-opt seccomp=unconfined|FILE   replace the default seccomp profile
       --network none|host      a private network namespace (default) or the host's
+      -p, --publish [ADDR:]HOST:CTR   forward host port HOST (on ADDR, default all) to the
+                               container's port CTR on its loopback; the supervisor owns the port
+      --listen [ADDR:]PORT     bind PORT and hand the socket to the container (socket
+                               activation: LISTEN_FDS=1, LISTEN_PID=1, descriptor 3)
       --log-max-size SIZE      rotate the log at this size (default 10M; one old file is kept)
       --health-cmd CMD         check health by running /bin/sh -c CMD in the container (exit 0: pass)
       --health-interval D      time between checks (default 30s; ms, s, m, h: e.g. 500ms, 1m30s)
@@ -89,7 +93,8 @@ enum RunCommand: CtrCommand {
         let definition = ServiceDefinition(name: name, id: id, source: base.bundle ?? base.rootfs, bundle: bundle, rootfs: base.rootfs,
                                            command: spec.process?.args ?? [], restart: options.restart, removeWhenDone: options.remove,
                                            limits: options.limits.summary, logMaximumBytes: options.logMaximumBytes,
-                                           health: options.health)
+                                           health: options.health, ports: options.ports.isEmpty ? nil : options.ports,
+                                           listen: options.listen.isEmpty ? nil : options.listen)
         var logReader: FileDescriptor?
         var signals: Int32 = -1
         let started: SupervisorProcess.Started

@@ -1,0 +1,302 @@
+import Glibc
+import Linux
+import OCI
+import Runtime
+import Seccomp
+import SupervisorAPI
+
+/// The hand-off: a new version starts beside the active one, new connections switch to it
+/// once it is ready, and the old one drains its connections before it is stopped. A candidate
+/// that exits, or is not ready in time, is removed and the old version never stops serving.
+extension Supervisor {
+    /// Starts the candidate. The answer goes to `requester` once it serves or has been removed.
+    func beginRollout(_ request: RolloutRequest, requester: FileDescriptor) -> ControlResponse? {
+        if let rollout { return .failed("a rollout to version \(rollout.request.version.number) is already under way") }
+        guard status.state == .running || status.state == .restarting else {
+            return .failed("service is \(status.state.rawValue): a rollout needs it running")
+        }
+        let version = request.version
+        let candidate: SideVersion
+        do {
+            let configBytes = try Files.read(service.nextConfigPath)
+            let spec: Spec
+            do { spec = try decodeJSON(Spec.self, from: configBytes) } catch { throw BerthError(.invalidConfig, "\(service.nextConfigPath): \(error)") }
+            let plan = try LaunchPlan(spec: spec, id: version.id, bundle: version.bundle,
+                                      seccompCache: SeccompCache(directory: service.root + "/.seccomp"))
+            let started = try startRun(plan: plan, configBytes: configBytes, version: version.number)
+            candidate = SideVersion(version: version, plan: plan, configBytes: configBytes, run: started,
+                                    netns: SideVersion.networkNamespace(of: started.pid),
+                                    pumps: [LogPump(descriptor: started.stdout, stream: .stdout), LogPump(descriptor: started.stderr, stream: .stderr)],
+                                    role: .candidate)
+        } catch {
+            _ = Glibc.unlink(service.nextConfigPath)
+            let fifos = service.fifoPaths(version: version.number, id: version.id)
+            _ = Glibc.unlink(fifos.stdout)
+            _ = Glibc.unlink(fifos.stderr)
+            return .failed("version \(version.number) could not start: \(error)")
+        }
+        let now = monotonicNanoseconds()
+        sides.append(candidate)
+        rollout = RolloutInFlight(request: request, requester: requester, readyDue: now + Int64(request.readyTimeout) * 1_000_000,
+                                  nextProbe: now, startedMonotonic: now)
+        saveStatus()
+        return nil
+    }
+
+    /// Probes the candidate's readiness when due, and gives up at the ready deadline.
+    func tendRollout(now: Int64) {
+        guard var inFlight = rollout, let index = sides.firstIndex(where: { $0.role == .candidate }) else { return }
+        if now >= inFlight.readyDue {
+            let seconds = Double(inFlight.request.readyTimeout) / 1000
+            return abortRollout("version \(inFlight.request.version.number) did not become ready within \(formatSeconds(seconds))")
+        }
+        guard now >= inFlight.nextProbe else { return }
+        inFlight.nextProbe = now + RolloutInFlight.probeNanoseconds
+        let ready = candidateIsReady(sides[index], &inFlight, now: now)
+        rollout = inFlight
+        if ready { promote(index) }
+    }
+
+    /// Ready means: its health check passed when it has one; else its first published port
+    /// accepts a connection; else (a --listen service) it stayed up for a second.
+    private func candidateIsReady(_ candidate: SideVersion, _ inFlight: inout RolloutInFlight, now: Int64) -> Bool {
+        if let check = definition.health { return candidateHealthPassed(check, candidate, &inFlight, now: now) }
+        if let mapping = definition.ports?.first, let forwarder {
+            if let probe = inFlight.probe {
+                switch PortForwarder.connectOutcome(probe) {
+                case .pending: return false
+                case .connected:
+                    probe.close()
+                    inFlight.probe = nil
+                    return true
+                case .failed:
+                    probe.close()
+                    inFlight.probe = nil
+                    return false
+                }
+            }
+            guard let socket = try? forwarder.openUpstream(PortForwarder.Target(version: candidate.version.number, netns: candidate.netns),
+                                                          port: mapping.containerPort) else { return false }
+            if PortForwarder.connectOutcome(socket) == .connected {
+                socket.close()
+                return true
+            }
+            inFlight.probe = socket
+            return false
+        }
+        return now - inFlight.startedMonotonic >= RolloutInFlight.survivalNanoseconds
+    }
+
+    /// One health check of the candidate at a time, each started as soon as the last ended.
+    private func candidateHealthPassed(_ check: HealthCheck, _ candidate: SideVersion, _ inFlight: inout RolloutInFlight, now: Int64) -> Bool {
+        guard var probe = inFlight.check else {
+            do { inFlight.check = try HealthProbe.start(check, store: containers.store, containerID: candidate.plan.id) } catch {
+                SupervisorLog.warn("health check of version \(candidate.version.number): \(error)")
+            }
+            return false
+        }
+        probe.readOutput()
+        var exited = pollfd(fd: probe.pidfd.rawValue, events: Int16(POLLIN), revents: 0)
+        if probe.reaped != nil || Glibc.poll(&exited, 1, 0) == 1 {
+            inFlight.check = nil
+            return probe.finish().exitCode == 0
+        }
+        if probe.deadline <= now {
+            _ = probe.timeOut(after: check.timeoutMilliseconds)
+            inFlight.check = nil
+            return false
+        }
+        inFlight.check = probe
+        return false
+    }
+
+    /// Called by the stray reaper: keeps the exit status of the candidate's health check.
+    func candidateCheckReaped(_ pid: pid_t, _ termination: ProcessControl.Termination) {
+        if rollout?.check?.pid == pid { rollout?.check?.reaped = termination }
+    }
+
+    /// The next rollout deadline, for the loop's timeout.
+    func rolloutDeadline() -> Int64? {
+        guard let rollout else { return nil }
+        return min(rollout.readyDue, rollout.nextProbe)
+    }
+
+    /// The switch: new connections go to the candidate from now on; the old version keeps its
+    /// connections and drains.
+    private func promote(_ index: Int) {
+        guard var inFlight = rollout else { return }
+        let candidate = sides.remove(at: index)
+        let now = monotonicNanoseconds()
+        let previous = definition.version(number: status.version ?? 1)
+        if let old = run {
+            let drainDue = now + Int64(inFlight.request.drainTimeout) * 1_000_000
+            sides.append(SideVersion(version: previous, plan: plan, configBytes: configBytes, run: old, netns: activeNetns, pumps: pumps,
+                                     role: .draining, drainDue: drainDue,
+                                     drainDeadline: Timestamp(nanoseconds: Timestamp.now().nanoseconds + drainDue - now), reaped: reapedInit))
+        } else {
+            activeNetns?.close()
+        }
+        run = candidate.run
+        plan = candidate.plan
+        configBytes = candidate.configBytes
+        pumps = candidate.pumps
+        activeNetns = candidate.netns
+        reapedInit = candidate.reaped
+        forwarder?.target = PortForwarder.Target(version: candidate.version.number, netns: candidate.netns)
+        if !activationSockets.isEmpty, let draining = sides.last, draining.role == .draining {
+            // Both versions accept on the same socket until now; the old one is told to stop.
+            do { try containers.kill(draining.plan.id, signal: inFlight.request.drainSignal, all: false) } catch {
+                SupervisorLog.warn("telling version \(draining.version.number) to stop accepting: \(error)")
+            }
+        }
+        restartDue = nil
+        killDue = nil
+        backoff = RestartBackoff()
+        recordSwitch(from: previous, to: candidate.version)
+        status.state = .running
+        status.version = candidate.version.number
+        status.pid = candidate.run.pid
+        status.pidStartTime = candidate.run.pidStartTime
+        status.startedAt = candidate.run.startedAt
+        status.nextRestartAt = nil
+        status.restartCount = 0
+        resetHealth()
+        saveStatus()
+        if let requester = inFlight.requester {
+            try? ControlSocket.send(ControlResponse.status(liveStatus()).encoded, on: requester)
+            requester.close()
+            inFlight.requester = nil
+        }
+        rollout = nil
+    }
+
+    /// The files follow the switch: the new config becomes config.json, the old one is kept
+    /// (with its version) for `ctr rollback`.
+    private func recordSwitch(from previous: ServiceVersion, to next: ServiceVersion) {
+        if Glibc.rename(service.configPath, service.previousConfigPath) != 0 {
+            SupervisorLog.warn("keeping the previous config: \(errnoDescription(Glibc.errno))")
+        }
+        if Glibc.rename(service.nextConfigPath, service.configPath) != 0 {
+            SupervisorLog.warn("installing the new config: \(errnoDescription(Glibc.errno))")
+        }
+        do { try service.savePreviousVersion(previous) } catch { SupervisorLog.warn("\(error)") }
+        definition.adopt(next)
+        do { try service.save(definition) } catch { SupervisorLog.warn("\(error)") }
+    }
+
+    /// Removes the candidate; the active version was never touched.
+    func abortRollout(_ reason: String) {
+        guard let inFlight = rollout else { return }
+        rollout = nil
+        inFlight.probe?.close()
+        var check = inFlight.check
+        check?.cancel()
+        if let index = sides.firstIndex(where: { $0.role == .candidate }) {
+            removeSide(index, killFirst: true)
+        }
+        _ = Glibc.unlink(service.nextConfigPath)
+        SupervisorLog.warn("rollout to version \(inFlight.request.version.number) rolled back: \(reason)")
+        saveStatus()
+        if let requester = inFlight.requester {
+            try? ControlSocket.send(ControlResponse.failed("rolled back: \(reason)").encoded, on: requester)
+            requester.close()
+        }
+    }
+
+    // MARK: draining
+
+    /// Stops draining versions whose connections have all closed (or whose deadline passed),
+    /// and kills stopping ones at the end of their grace period.
+    func tendDraining(now: Int64) {
+        for index in sides.indices {
+            switch sides[index].role {
+            case .candidate:
+                break
+            case .draining:
+                let number = sides[index].version.number
+                // With --listen the connections are the app's own: it closes them, then exits.
+                let idle = activationSockets.isEmpty && (forwarder?.connectionCount(version: number) ?? 0) == 0
+                let overdue = (sides[index].drainDue ?? .max) <= now
+                guard idle || overdue else { continue }
+                if overdue { forwarder?.resetConnections(version: number) }
+                stopSide(index, graceSeconds: overdue && !activationSockets.isEmpty ? 0 : Supervisor.defaultStopTimeout)
+            case .stopping:
+                if let due = sides[index].killDue, due <= now {
+                    sides[index].killDue = nil
+                    try? containers.kill(sides[index].plan.id, signal: SIGKILL, all: true)
+                }
+            }
+        }
+    }
+
+    /// SIGTERM to a side version's init, the cgroup killed after `graceSeconds`.
+    func stopSide(_ index: Int, graceSeconds: Int) {
+        sides[index].role = .stopping
+        if graceSeconds == 0 {
+            try? containers.kill(sides[index].plan.id, signal: SIGKILL, all: true)
+        } else {
+            sides[index].killDue = monotonicNanoseconds() + Int64(graceSeconds) * 1_000_000_000
+            do { try containers.kill(sides[index].plan.id, signal: SIGTERM, all: false) } catch {
+                SupervisorLog.warn("stopping version \(sides[index].version.number): \(error)")
+            }
+        }
+        saveStatus()
+    }
+
+    /// A side version's init exited.
+    func sideExited(_ index: Int) {
+        if sides[index].role == .candidate, let inFlight = rollout {
+            let termination = sides[index].reaped ?? (sides[index].run.adopted ? nil : try? ProcessControl.wait(sides[index].run.pid))
+            sides[index].reaped = termination
+            let how = termination.map { describe($0) } ?? "exited"
+            return abortRollout("version \(inFlight.request.version.number) \(how) before it was ready")
+        }
+        removeSide(index, killFirst: false)
+        saveStatus()
+        if sides.isEmpty && finishWhenSidesGone { finish() }
+    }
+
+    /// Removes a side version's container, reads the rest of its output and forgets it.
+    private func removeSide(_ index: Int, killFirst: Bool) {
+        var side = sides.remove(at: index)
+        if killFirst { try? containers.kill(side.plan.id, signal: SIGKILL, all: true) }
+        do { try containers.delete(side.plan.id, force: true) } catch { SupervisorLog.warn("removing version \(side.version.number): \(error)") }
+        if side.reaped == nil && !side.run.adopted { _ = try? ProcessControl.wait(side.run.pid) }
+        side.run.pidfd.close()
+        side.netns?.close()
+        for index in side.pumps.indices {
+            _ = side.pumps[index].pump(into: &log, budget: Int.max)
+            side.pumps[index].descriptor.close()
+        }
+        let fifos = service.fifoPaths(version: side.version.number, id: side.version.id)
+        if side.version.number != (status.version ?? 1) {
+            _ = Glibc.unlink(fifos.stdout)
+            _ = Glibc.unlink(fifos.stderr)
+        }
+    }
+
+    /// Stops every side version with the service (a stop, or the end of the active version).
+    func stopSides(graceSeconds: Int) {
+        if rollout != nil { abortRollout("the service is stopping") }
+        for index in sides.indices where sides[index].role != .stopping { stopSide(index, graceSeconds: graceSeconds) }
+    }
+
+    /// The status with live connection counts, for `ctr rollout --status`.
+    func liveStatus() -> ServiceStatus {
+        var live = status
+        live.connections = forwarder?.connectionCount(version: status.version ?? 1)
+        live.others = sides.map { $0.status(connections: forwarder?.connectionCount(version: $0.version.number)) }
+        return live
+    }
+
+    private func describe(_ termination: ProcessControl.Termination) -> String {
+        switch termination {
+        case .exited(let code): "exited with status \(code)"
+        case .signaled(let signal): "was killed by signal \(signal)"
+        }
+    }
+
+    private func formatSeconds(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
+    }
+}
