@@ -77,12 +77,18 @@ extension Supervisor {
             }
             guard let socket = try? forwarder.openUpstream(PortForwarder.Target(version: candidate.version.number, netns: candidate.netns),
                                                           port: mapping.containerPort) else { return false }
-            if PortForwarder.connectOutcome(socket) == .connected {
+            // SO_ERROR is cleared by reading it: a failed connect must not be asked again.
+            switch PortForwarder.connectOutcome(socket) {
+            case .pending:
+                inFlight.probe = socket
+                return false
+            case .connected:
                 socket.close()
                 return true
+            case .failed:
+                socket.close()
+                return false
             }
-            inFlight.probe = socket
-            return false
         }
         return now - inFlight.startedMonotonic >= RolloutInFlight.survivalNanoseconds
     }
