@@ -2,7 +2,8 @@
 #
 #   make deps       install the Debian packages the build and the tests need
 #   make build      debug build with tests, and the release `berth` and `ctr` binaries
-#   make rootfs     the busybox root filesystem in rootfs-examples/busybox/rootfs
+#   make rootfs     the busybox root filesystem in rootfs-examples/busybox/rootfs, and the
+#                   rollout example (rootfs-examples/webapp: v1/rootfs, v2/rootfs, bin/)
 #   make test       all of the above, then the tests on the host and in the VM
 #   make test-vm    only the VM part; BERTH_VM_FILTER=REGEX picks the tests
 #                   (default 'VMTests|IntegrationTests'), see scripts/test-vm.sh
@@ -41,6 +42,7 @@ build:
 
 rootfs:
 	@rootfs-examples/busybox/build.sh
+	@rootfs-examples/webapp/build.sh
 
 test: deps build rootfs
 	scripts/test-all.sh
