@@ -22,7 +22,7 @@ SHELL := /bin/bash
 
 APT_PACKAGES := libseccomp-dev libcap-dev pkg-config \
 	qemu-system-x86 linux-image-amd64 busybox-static cpio iproute2 \
-	runc crun hyperfine jq time podman containerd
+	runc crun hyperfine jq time podman containerd curl perl gcc libc6-dev
 
 export BERTH_VM_FILTER
 

@@ -9,7 +9,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 berth=$PWD/.build/release/berth
 work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 root=$work/state
-trap '"$berth" --root "$root" delete --force demo >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+ctr=$PWD/.build/release/ctr
+trap '"$berth" --root "$root" delete --force demo >/dev/null 2>&1 || true
+      "$ctr" --root "$root/ctr" rm -f web >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -59,6 +61,28 @@ rc=0
 "$berth" --root "$root" run --bundle "$work/bundle" demo || rc=$?
 echo "berth run exited with $rc, the container's exit status"
 ls "$root" 2>/dev/null | grep -q . && { echo "state left behind" >&2; exit 1; }
+
+rollout_part() {
+    local port=18080 webapp=rootfs-examples/webapp
+    say "ctr: a web service on port $port, handed over from v1 to v2 without dropping a connection"
+    "$ctr" --root "$root/ctr" run -d --name web -p $port:80 $webapp/v1/rootfs -- webapp -p 80 >/dev/null
+    for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/ >/dev/null && break; sleep 0.1; done
+    echo "curl: $(curl -s http://127.0.0.1:$port/)"
+    # A long session opened before the rollout: it stays with v1 until it ends.
+    curl -sN --max-time 4 http://127.0.0.1:$port/hold >"$work/hold" &
+    $webapp/bin/loadgen -c 20 -d 4s 127.0.0.1:$port >"$work/load.json" &
+    sleep 1
+    "$ctr" --root "$root/ctr" rollout web --rootfs $webapp/v2/rootfs
+    echo "curl: $(curl -s http://127.0.0.1:$port/)"
+    "$ctr" --root "$root/ctr" ps
+    wait
+    echo "the session opened before the rollout was served by: $(awk '{print $1}' "$work/hold" | sort -u | tr '\n' ' ')"
+    echo "under load: $(jq -c '{requests, failed, connect_errors, versions: (.versions | map_values(.count))}' "$work/load.json")"
+    for _ in $(seq 50); do "$ctr" --root "$root/ctr" ps | grep -q draining || break; sleep 0.1; done
+    "$ctr" --root "$root/ctr" rollout web --status
+    "$ctr" --root "$root/ctr" rm -f web >/dev/null
+}
+rollout_part
 
 if [[ $(cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null) == *memory* ]]; then
     cgroup_part
