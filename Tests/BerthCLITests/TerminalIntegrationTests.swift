@@ -36,7 +36,7 @@ struct TerminalIntegrationTests {
         let socket = s.directory.path + "/console-\(UInt32.random(in: 0...UInt32.max)).sock"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", receiver, socket, input, String(10 * TestTiming.scale)]
+        process.arguments = ["python3", "-c", receiver, socket, input, String(30 * TestTiming.scale)]
         let output = Pipe()
         process.standardOutput = output
         try process.run()

@@ -41,9 +41,12 @@ struct HandoffIntegrationTests {
         return port
     }
 
-    /// The loadgen client started in the background: 20 connections for `seconds`.
-    static func load(_ s: CtrSandbox, port: UInt16, seconds: Int, afterFile: String) throws -> SpawnedProcess {
-        try SpawnedProcess(webapp + "/bin/loadgen", ["-c", "20", "-d", "\(seconds)s", "-r", "5", "--after-file", afterFile, "127.0.0.1:\(port)"],
+    /// The loadgen client started in the background: 20 connections for `seconds`, or until
+    /// `then` ms after `afterFile` appears when that is sooner (a rollout under emulation takes
+    /// seconds, so the load is bounded relative to its end).
+    static func load(_ s: CtrSandbox, port: UInt16, seconds: Int, afterFile: String, then: Int = 2000) throws -> SpawnedProcess {
+        try SpawnedProcess(webapp + "/bin/loadgen", ["-c", "20", "-d", "\(seconds)s", "-r", "5", "--after-file", afterFile, "--then", "\(then)",
+                                                      "127.0.0.1:\(port)"],
                            environment: [], stdoutPath: s.directory.path + "/load-\(port).json", stderrPath: s.directory.path + "/load-\(port).err")
     }
 
@@ -63,12 +66,13 @@ struct HandoffIntegrationTests {
             let name = s.newName("web")
             let port = try await Self.startV1(s, name)
             let switched = s.directory.path + "/switched-\(port)"
-            let load = try Self.load(s, port: port, seconds: 8, afterFile: switched)
-            try await Task.sleep(for: .seconds(2))
+            // About 10 s of load: 4 s before the rollout, 4 s after it returned.
+            let load = try Self.load(s, port: port, seconds: 60, afterFile: switched, then: 4000)
+            try await Task.sleep(for: .seconds(4))
             let rollout = try await s.ctr("rollout", name, "--rootfs", try Self.rootfs("v2"))
             #expect(rollout.succeeded, "\(rollout)")
             FileManager.default.createFile(atPath: switched, contents: nil)
-            let finished = await load.wait(timeout: 60)
+            let finished = await load.wait(timeout: 120)
             let report = try Self.report(s, port)
             #expect(finished.status == 0, "\(finished) \(report)")
             #expect(report["failed"] as? Int == 0 && report["connect_errors"] as? Int == 0 && report["resets"] as? Int == 0, "\(report)")
@@ -221,11 +225,12 @@ struct HandoffIntegrationTests {
             let name = s.newName("web")
             let port = try await Self.startV1(s, name, portFlag: "--listen", mapping: { "\($0)" }, command: ["webapp"])
             let switched = s.directory.path + "/switched-\(port)"
-            let load = try Self.load(s, port: port, seconds: 6, afterFile: switched)
+            let load = try Self.load(s, port: port, seconds: 60, afterFile: switched)
             try await Task.sleep(for: .seconds(1))
             let rollout = try await s.ctr("rollout", name, "--rootfs", try Self.rootfs("v2"))
             #expect(rollout.succeeded, "\(rollout)")
-            let finished = await load.wait(timeout: 60)
+            FileManager.default.createFile(atPath: switched, contents: nil)
+            let finished = await load.wait(timeout: 120)
             let report = try Self.report(s, port)
             #expect(finished.status == 0 && report["failed"] as? Int == 0 && report["connect_errors"] as? Int == 0, "\(report)")
             #expect(Self.versionCount(report, "v1") > 0 && Self.versionCount(report, "v2") > 0, "\(report)")

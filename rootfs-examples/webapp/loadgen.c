@@ -93,7 +93,7 @@ static void *grow(void *p, size_t *cap, size_t need, size_t size) {
 static void usage(const char *why) {
     fprintf(stderr,
             "loadgen: %s\nusage: loadgen -c CONNS -d DURATION [-r REQS_PER_CONN] [-p PATH] [-t TIMEOUT]\n"
-            "               [--after-ms T | --after-file FILE] HOST:PORT\n"
+            "               [--after-ms T | --after-file FILE] [--then MS] HOST:PORT\n"
             "  durations: 10s, 500ms, 2m or plain seconds\n",
             why);
     exit(2);
@@ -346,10 +346,11 @@ static void report(int64_t elapsed_us, double after_ms) {
 int main(int argc, char **argv) {
     int nslots = 0;
     int64_t duration = -1;
-    double after_ms = -1;
+    double after_ms = -1, then_ms = -1;
     const char *path = "/", *after_file = NULL;
     static const struct option longopts[] = {
-        {"after-ms", required_argument, NULL, 'A'}, {"after-file", required_argument, NULL, 'F'}, {0}};
+        {"after-ms", required_argument, NULL, 'A'}, {"after-file", required_argument, NULL, 'F'},
+        {"then", required_argument, NULL, 'T'}, {0}};
     int opt;
     while ((opt = getopt_long(argc, argv, "c:d:r:p:t:", longopts, NULL)) != -1) {
         switch (opt) {
@@ -360,6 +361,7 @@ int main(int argc, char **argv) {
         case 't': timeout_us = duration_us(optarg, "-t"); break;
         case 'A': after_ms = strtod(optarg, NULL); break;
         case 'F': after_file = optarg; break;
+        case 'T': then_ms = strtod(optarg, NULL); break;
         default: usage("unknown option");
         }
     }
@@ -400,6 +402,10 @@ int main(int argc, char **argv) {
         if (now - last_tick < TICK_MS * 1000) continue;
         last_tick = now;
         if (after_file && after_ms < 0 && access(after_file, F_OK) == 0) after_ms = rel_ms(now);
+        /* --then: stop that long after the marker, however long -d was (a hand-off under
+         * emulation can take seconds, so tests give a generous -d and end relative to it). */
+        if (then_ms >= 0 && after_ms >= 0 && start_us + (int64_t)((after_ms + then_ms) * 1000) < deadline_us)
+            deadline_us = start_us + (int64_t)((after_ms + then_ms) * 1000);
         int busy = 0;
         for (int i = 0; i < nslots; i++) {
             struct slot *s = &slots[i];
