@@ -187,6 +187,10 @@ extension Supervisor {
         }
         do { try service.savePreviousVersion(previous) } catch { SupervisorLog.warn("\(error)") }
         definition.adopt(next)
+        // A bundle brings its own limits; ps shows the active version's.
+        if let resources = (try? decodeJSON(Spec.self, from: configBytes))?.linux?.resources {
+            definition.limits = ServiceLimits(resources: resources)
+        }
         do { try service.save(definition) } catch { SupervisorLog.warn("\(error)") }
     }
 

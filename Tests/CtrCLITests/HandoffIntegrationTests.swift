@@ -245,6 +245,24 @@ struct HandoffIntegrationTests {
         }
     }
 
+    @Test func anAdoptingSupervisorTakesTheListeningSocketBackFromTheContainer() async throws {
+        try await withCtrSandbox { s in
+            let name = s.newName("web")
+            let port = try await Self.startV1(s, name, portFlag: "--listen", mapping: { "\($0)" }, command: ["webapp"])
+            let supervisor = try #require(s.pid(name, "supervisorPid"))
+            kill(supervisor, SIGKILL)
+            // The container still holds the socket: the port answers with no supervisor at all.
+            #expect(try Self.get(port) == "v1\n")
+            // The rollout adopts the service first; the new supervisor must hand v2 the same
+            // socket, which it can only take from the running container (binding again fails).
+            let rollout = try await s.ctr("rollout", name, "--rootfs", try Self.rootfs("v2"))
+            #expect(rollout.succeeded, "\(rollout)")
+            #expect(s.pid(name, "supervisorPid") != supervisor)
+            #expect(await eventually { (try? Self.get(port)) == "v2\n" }, "v2 never answered on the shared socket")
+            #expect(try await s.ctr("rm", "-f", name).succeeded)
+        }
+    }
+
     @Test func badPortFlagsAreRefusedAndCreateNothing() async throws {
         try await withCtrSandbox { s in
             let taken = try TCPSocket.listen("0.0.0.0", 0)
