@@ -17,8 +17,8 @@ extension Supervisor {
         forwarder?.target = PortForwarder.Target(version: status.version ?? 1, netns: activeNetns)
         run = started
         reapedInit = nil
-        pumps.append(LogPump(descriptor: started.stdout, stream: .stdout))
-        pumps.append(LogPump(descriptor: started.stderr, stream: .stderr))
+        pumps += started.pumps
+        attachTerminal(started)
         status.state = .running
         status.pid = started.pid
         status.pidStartTime = started.pidStartTime
@@ -30,10 +30,11 @@ extension Supervisor {
     }
 
     /// Creates and starts a container of version `version` with that version's fifos and the
-    /// activation sockets.
+    /// activation sockets; the active version's with the service's stdin fifo (-i without -t).
     func startRun(plan: LaunchPlan, configBytes: [UInt8], version: Int) throws(BerthError) -> ContainerRun {
-        try ContainerRun.start(store: containers.store, plan: plan, configBytes: configBytes,
-                               fifos: service.fifoPaths(version: version, id: plan.id), passing: activationSockets)
+        let stdin = definition.hasStdin && plan.id == definition.id ? service.stdinFifoPath : nil
+        return try ContainerRun.start(store: containers.store, plan: plan, configBytes: configBytes,
+                                      fifos: service.fifoPaths(version: version, id: plan.id), passing: activationSockets, stdin: stdin)
     }
 
     /// The init exited: record how, remove the container (and whatever it left in its cgroup),
@@ -49,6 +50,7 @@ extension Supervisor {
         let oomKilled = containers.oomKills(plan.id) > 0
         do { try containers.delete(plan.id, force: true) } catch { SupervisorLog.warn("removing container \(plan.id): \(error)") }
         ended.pidfd.close()
+        ended.terminal?.close()
         run = nil
         reapedInit = nil
         killDue = nil
@@ -97,12 +99,12 @@ extension Supervisor {
             SupervisorLog.warn("\(error); new versions will not get the socket")
         }
         adoptSides(previous.others ?? [])
-        let fifos = service.fifoPaths(version: previous.version ?? 1, id: definition.id)
+        // A run with a terminal has no fifos, and its terminal died with the old supervisor.
+        let fifos = definition.hasTerminal ? nil : service.fifoPaths(version: previous.version ?? 1, id: definition.id)
         if previous.containerIsAlive,
            let adopted = try adoptRun(pid: previous.pid, startTime: previous.pidStartTime, startedAt: previous.startedAt, fifos: fifos) {
             run = adopted
-            pumps.append(LogPump(descriptor: adopted.stdout, stream: .stdout))
-            pumps.append(LogPump(descriptor: adopted.stderr, stream: .stderr))
+            pumps += adopted.pumps
             activeNetns = SideVersion.networkNamespace(of: adopted.pid)
             forwarder?.target = PortForwarder.Target(version: status.version ?? 1, netns: activeNetns)
             if previous.state != .paused { status.state = .running }
@@ -115,29 +117,33 @@ extension Supervisor {
         }
     }
 
-    /// Takes over a running init through a pidfd, with its output fifos; nil when `pid` is no
-    /// longer the process that started at `startTime`.
-    func adoptRun(pid: pid_t, startTime: UInt64, startedAt: Timestamp?, fifos: (stdout: String, stderr: String)) throws(BerthError) -> ContainerRun? {
+    /// Takes over a running init through a pidfd, with its output fifos (none for a run whose
+    /// terminal is gone); nil when `pid` is no longer the process that started at `startTime`.
+    func adoptRun(pid: pid_t, startTime: UInt64, startedAt: Timestamp?, fifos: (stdout: String, stderr: String)?) throws(BerthError) -> ContainerRun? {
         guard let pidfd = try? ProcessControl.openPidfd(pid) else { return nil }
         // Checked after opening the pidfd, which then cannot name a recycled pid.
         guard ProcessControl.startTime(pid) == startTime else {
             pidfd.close()
             return nil
         }
-        let stdout: FileDescriptor, stderr: FileDescriptor
-        do { stdout = try FileDescriptor.open(fifos.stdout, O_RDONLY | O_NONBLOCK) } catch {
-            pidfd.close()
-            throw error
-        }
-        do { stderr = try FileDescriptor.open(fifos.stderr, O_RDONLY | O_NONBLOCK) } catch {
-            stdout.close()
-            pidfd.close()
-            throw error
+        var pumps: [LogPump] = []
+        if let fifos {
+            let stdout: FileDescriptor, stderr: FileDescriptor
+            do { stdout = try FileDescriptor.open(fifos.stdout, O_RDONLY | O_NONBLOCK) } catch {
+                pidfd.close()
+                throw error
+            }
+            do { stderr = try FileDescriptor.open(fifos.stderr, O_RDONLY | O_NONBLOCK) } catch {
+                stdout.close()
+                pidfd.close()
+                throw error
+            }
+            pumps = [LogPump(descriptor: stdout, stream: .stdout), LogPump(descriptor: stderr, stream: .stderr)]
         }
         let started = startedAt ?? .now()
         let uptime = Timestamp.now().nanoseconds - started.nanoseconds
-        return ContainerRun(pid: pid, pidStartTime: startTime, pidfd: pidfd, stdout: stdout, stderr: stderr,
-                            startedAt: started, startedMonotonic: monotonicNanoseconds() - uptime, adopted: true)
+        return ContainerRun(pid: pid, pidStartTime: startTime, pidfd: pidfd, pumps: pumps, startedAt: started,
+                            startedMonotonic: monotonicNanoseconds() - uptime, adopted: true)
     }
 
     /// The versions a dead supervisor ran beside the active one. Their forwarded connections
@@ -155,7 +161,7 @@ extension Supervisor {
             let remaining = other.drainDeadline.map { $0.nanoseconds - Timestamp.now().nanoseconds } ?? 0
             var side = SideVersion(version: other.version, plan: sidePlan, configBytes: config, run: adopted,
                                    netns: SideVersion.networkNamespace(of: adopted.pid),
-                                   pumps: [LogPump(descriptor: adopted.stdout, stream: .stdout), LogPump(descriptor: adopted.stderr, stream: .stderr)],
+                                   pumps: adopted.pumps,
                                    role: other.role == .candidate ? VersionRole.stopping : other.role,
                                    drainDue: monotonicNanoseconds() + max(0, remaining), drainDeadline: other.drainDeadline)
             if other.role == .candidate {
@@ -309,6 +315,8 @@ extension Supervisor {
         listener.close()
         for pump in pumps { pump.descriptor.close() }
         pumps = []
+        terminalInput?.source.close()
+        terminalInput = nil
         log.close()
         if definition.removeWhenDone { Files.removeTree(service.path) }
         ended = true

@@ -202,7 +202,7 @@ final class Supervisor {
     /// Milliseconds until the nearest deadline, -1 for none.
     private func pollTimeout() -> Int32 {
         let deadlines = [restartDue, killDue, inheritedPagesDue, health?.deadline, forwarder?.nextDeadline(), rolloutDeadline()].compactMap { $0 }
-            + clients.map(\.deadline) + sides.compactMap { $0.killDue ?? $0.drainDue }
+            + clients.map(\.deadline) + sides.compactMap { $0.role == .draining ? $0.drainDue : $0.killDue }
         guard let nearest = deadlines.min() else { return -1 }
         let remaining = nearest - monotonicNanoseconds()
         if remaining <= 0 { return 0 }
