@@ -17,31 +17,59 @@ struct Attachment {
     let channel: SupervisorReportChannel
     /// A signalfd for every signal ctr forwards (held since before the supervisor started).
     let signals: Int32
+    /// -t: the container has a terminal, whose size follows ctr's (SIGWINCH → resize).
+    var terminal = false
+    /// -i: ctr's stdin copied into stdin.fifo; its end of file is the fifo's close (with -t, a
+    /// Ctrl-D typed first).
+    var input: InputCopy?
 
-    /// How often the log is read while nothing else happens.
+    /// How often the log is read when the kernel cannot tell us it grew (no inotify).
     static let logPollMilliseconds: Int32 = 50
+    /// With inotify, a read now and then all the same, in case an event was lost (queue overflow).
+    static let watchedLogPollMilliseconds: Int32 = 1000
+
+    init(service: ServiceDirectory, log: LogReader, channel: SupervisorReportChannel, signals: Int32) {
+        self.service = service
+        self.log = log
+        self.channel = channel
+        self.signals = signals
+    }
 
     func run() -> Int32 {
         var log = self.log
+        var input = self.input
         let printer = LogPrinter()
         var interrupts = 0
         var requests: [FileDescriptor] = []
+        // With -it on a terminal every key goes to the container as typed; without -i ctr's
+        // terminal stays as it is, and Ctrl-C is a stop.
+        var raw = input != nil && terminal ? (try? RawMode.enter()) ?? RawMode() : RawMode()
+        let changes = LogChanges(directory: service.path)
         defer {
+            raw.restore()
+            input?.target.close()
+            changes?.close()
             for request in requests { request.close() }
             log.close()
             channel.close()
             Glibc.close(signals)
         }
         while true {
+            // Fixed slots first (poll skips negative descriptors), then the forwarded requests.
             var entries = [pollfd(fd: channel.rawValue, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: signals, events: Int16(POLLIN), revents: 0)]
+                           pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: changes?.descriptor.rawValue ?? -1, events: Int16(POLLIN), revents: 0),
+                           input?.entry ?? pollfd(fd: -1, events: 0, revents: 0)]
             entries += requests.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }
-            _ = try? sys("poll") { Glibc.poll(&entries, nfds_t(entries.count), Attachment.logPollMilliseconds) }
+            let timeout = changes == nil ? Attachment.logPollMilliseconds : Attachment.watchedLogPollMilliseconds
+            _ = try? sys("poll") { Glibc.poll(&entries, nfds_t(entries.count), timeout) }
+            if entries[2].revents != 0 { changes?.drain() }
             printer.print(log.readLines())
             if entries[0].revents != 0 {
                 let report = channel.next()
                 // Whatever the container wrote before it ended is in the log by now.
                 printer.print(log.readLines())
+                raw.restore()
                 guard case .ended(let status)? = report else {
                     warn("service \"\(service.name)\": the supervisor went away; the container may still be running (see ctr ps)")
                     return 125
@@ -50,19 +78,38 @@ struct Attachment {
             }
             if entries[1].revents != 0 {
                 while case let signal = berth_read_signalfd(signals), signal != 0 {
-                    guard let request = Attachment.request(for: signal, interrupts: &interrupts) else { continue }
+                    guard let request = request(for: signal, interrupts: &interrupts) else { continue }
                     if interrupts == 1 && signal == SIGINT {
                         warn("stopping \(service.name); press Ctrl-C again to kill it")
                     }
                     do { requests.append(try ControlClient.post(request, to: service)) } catch { warn("\(error)") }
                 }
             }
+            if entries[3].revents != 0, var copy = input {
+                copy.step()
+                input = copy
+                if copy.finished {
+                    // The container's end of file (the supervisor's, with a terminal).
+                    copy.target.close()
+                    input = nil
+                }
+            }
             // Answers to forwarded signals are not needed; a readable connection is done.
-            for (index, entry) in entries.enumerated().dropFirst(2).reversed() where entry.revents != 0 {
-                requests[index - 2].close()
-                requests.remove(at: index - 2)
+            for (index, entry) in entries.enumerated().dropFirst(4).reversed() where entry.revents != 0 {
+                requests[index - 4].close()
+                requests.remove(at: index - 4)
             }
         }
+    }
+
+    /// A window size change of ctr's terminal becomes a resize of the container's; every other
+    /// signal is handled as without a terminal.
+    private func request(for signal: Int32, interrupts: inout Int) -> ControlRequest? {
+        if signal == SIGWINCH {
+            guard terminal, let size = Terminal.size() else { return nil }
+            return .resize(rows: size.rows, columns: size.columns)
+        }
+        return Attachment.request(for: signal, interrupts: &interrupts)
     }
 
     /// What a signal to the attached ctr becomes: the first Ctrl-C a stop with the usual grace
@@ -79,4 +126,29 @@ struct Attachment {
             return .kill(signal: signal)
         }
     }
+}
+
+/// Wakes an attached ctr as soon as the supervisor writes to the log: an inotify watch on the
+/// service directory (not on the file, which rotation replaces) for writes, creations and
+/// renames. nil when inotify is unavailable (out of instances): ctr then polls.
+private struct LogChanges {
+    let descriptor: FileDescriptor
+
+    init?(directory: String) {
+        let fd = Glibc.inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard fd >= 0 else { return nil }
+        guard Glibc.inotify_add_watch(fd, directory, UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO)) >= 0 else {
+            Glibc.close(fd)
+            return nil
+        }
+        descriptor = FileDescriptor(rawValue: fd)
+    }
+
+    /// Reads the queued events; what changed is read from the log itself.
+    func drain() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while buffer.withUnsafeMutableBytes({ Glibc.read(descriptor.rawValue, $0.baseAddress, $0.count) }) > 0 {}
+    }
+
+    func close() { descriptor.close() }
 }

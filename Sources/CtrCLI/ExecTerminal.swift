@@ -1,6 +1,7 @@
 import CShim
 import Glibc
 import Linux
+import Supervisor
 
 /// `ctr exec -t`: the process's terminal is a pty whose master the runtime sent us. ctr copies
 /// the master to its stdout and (with -i) its stdin to the master, passes window size changes
@@ -20,7 +21,7 @@ struct ExecTerminal {
         defer { raw.restore() }
         let signals = try sys("signalfd") { berth_forwarding_signalfd() }
         defer { Glibc.close(signals) }
-        var input = interactive ? StdinCopy(target: master, toTerminal: true) : nil
+        var input = interactive ? InputCopy(source: .standardInput, target: master, typesEndOfFile: true) : nil
         var outputOpen = true
         var exited = false
         // Negative descriptors are skipped by poll: the pidfd once the process has exited, the

@@ -34,6 +34,10 @@ struct RunOptions {
     var health: HealthCheck?
     var ports: [PortMapping] = []
     var listen: [ListenAddress] = []
+    /// -t: the process runs on a pty the supervisor holds.
+    var tty = false
+    /// -i: the process reads the attached ctr's stdin.
+    var interactive = false
 
     static let flags: [CtrArguments.Flag] = LimitFlags.flags + HealthFlags.flags + [
         .value("name"), .boolean("d", "detach"), .boolean("rm"), .value("restart"),
@@ -50,9 +54,6 @@ struct RunOptions {
     }
 
     init(_ parsed: CtrArguments) throws(BerthError) {
-        for flag in ["tty", "interactive"] where parsed.flag(flag) {
-            throw BerthError(.unsupported, "flag --\(flag): terminals and stdin are not supported by this version of ctr yet; run without it (output goes to ctr logs)")
-        }
         guard let source = parsed.positionals.first else {
             throw BerthError(.invalidArgument, "run: expects a ROOTFS or BUNDLE directory (e.g. ctr run -d --name web ./rootfs -- httpd -f)")
         }
@@ -64,6 +65,11 @@ struct RunOptions {
             self.name = name
         }
         detach = parsed.flag("detach")
+        tty = parsed.flag("tty")
+        interactive = parsed.flag("interactive")
+        if detach && interactive {
+            throw BerthError(.invalidArgument, "flag --interactive: cannot be combined with --detach, since nothing would feed the container's stdin; use -d -t for a terminal whose output goes to ctr logs, or drop -d")
+        }
         remove = parsed.flag("rm")
         if let text = parsed.value("restart") { restart = try RestartPolicy(parsing: text) }
 

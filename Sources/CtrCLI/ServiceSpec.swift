@@ -69,7 +69,9 @@ enum ServiceSpec {
         }
         var process = spec.process ?? Process(user: User(), args: ["sh"], cwd: "/")
         if !options.command.isEmpty { process.args = options.command }
-        process.terminal = false
+        process.terminal = options.tty
+        // The pty starts with ctr's own size; an attached ctr sends changes (resize requests).
+        process.consoleSize = options.tty ? Terminal.size().map { ConsoleSize(height: UInt($0.rows), width: UInt($0.columns)) } : nil
         process.env = FlagValues.mergeEnvironment(process.env ?? [], options.environment)
         if !options.listen.isEmpty {
             // Socket activation: the sockets arrive as 3... and the init is pid 1 in its own

@@ -33,7 +33,7 @@ struct LineSplitter {
         return output
     }
 
-    /// What is left at the end of the stream, as a `P` line.
+    /// What is left at the end of the stream, or of a chunk from a terminal, as a `P` line.
     mutating func finish(timestamp: String) -> [UInt8] {
         guard !pending.isEmpty else { return [] }
         defer { pending = [] }
@@ -41,14 +41,19 @@ struct LineSplitter {
     }
 }
 
-/// The read end of one of the container's output fifos, pumped into the log.
+/// The read end of one of the container's output fifos, or its terminal's master, pumped into
+/// the log.
 struct LogPump {
     let descriptor: FileDescriptor
     var splitter: LineSplitter
+    /// A terminal's output: what a read returns goes to the log at once, finished line or not,
+    /// so that a prompt shows before its line is typed.
+    let flushesEveryChunk: Bool
 
-    init(descriptor: FileDescriptor, stream: LogLine.Stream) {
+    init(descriptor: FileDescriptor, stream: LogLine.Stream, flushesEveryChunk: Bool = false) {
         self.descriptor = descriptor
         splitter = LineSplitter(stream: stream)
+        self.flushesEveryChunk = flushesEveryChunk
     }
 
     /// Reads what the fifo holds (up to `budget` bytes, so a chatty container cannot starve the
@@ -59,13 +64,16 @@ struct LogPump {
         while total < budget {
             let got = buffer.withUnsafeMutableBytes { Glibc.read(descriptor.rawValue, $0.baseAddress, $0.count) }
             if got < 0 && Glibc.errno == EINTR { continue }
+            // A master reads EIO once every process holding its terminal has gone: its end of file.
             if got < 0 { return Glibc.errno != EAGAIN }
             let timestamp = Timestamp.now().description
             if got == 0 {
                 write(splitter.finish(timestamp: timestamp), to: &log)
                 return true
             }
-            write(splitter.feed(buffer[0..<got], timestamp: timestamp), to: &log)
+            var lines = splitter.feed(buffer[0..<got], timestamp: timestamp)
+            if flushesEveryChunk { lines += splitter.finish(timestamp: timestamp) }
+            write(lines, to: &log)
             total += got
         }
         return false

@@ -49,7 +49,10 @@ extension Supervisor {
                 answer(fd, .failed(error.description))
                 return true
             }
-            if case .rollout(let rolloutRequest) = request {
+            if case .rollout = request, definition.hasTerminal || definition.hasStdin {
+                // The terminal and stdin belong to one container; two versions cannot share them.
+                answer(fd, .failed("service \"\(definition.name)\" has a terminal or stdin (-t/-i), which only one version can hold; run it without -t and -i to roll it out"))
+            } else if case .rollout(let rolloutRequest) = request {
                 // Answered by the rollout itself, once the new version serves or is gone.
                 if let refusal = beginRollout(rolloutRequest, requester: fd) { answer(fd, refusal) }
             } else if let response = perform(request) {
@@ -93,6 +96,8 @@ extension Supervisor {
             guard run != nil else { return .failed("container is \(status.state.rawValue), not running") }
             do { try update(resources) } catch { return .failed(error.description) }
             return .done
+        case .resize(let rows, let columns):
+            return resizeTerminal(rows: rows, columns: columns)
         case .resume:
             guard status.state == .paused else { return .failed("container is \(status.state.rawValue), not paused") }
             do { try containers.resume(plan.id) } catch { return .failed(error.description) }

@@ -26,7 +26,7 @@ extension Supervisor {
             let started = try startRun(plan: plan, configBytes: configBytes, version: version.number)
             candidate = SideVersion(version: version, plan: plan, configBytes: configBytes, run: started,
                                     netns: SideVersion.networkNamespace(of: started.pid),
-                                    pumps: [LogPump(descriptor: started.stdout, stream: .stdout), LogPump(descriptor: started.stderr, stream: .stderr)],
+                                    pumps: started.pumps,
                                     role: .candidate)
         } catch {
             _ = Glibc.unlink(service.nextConfigPath)

@@ -34,6 +34,10 @@ final class Supervisor {
     /// Why the supervisor itself ended the current run (an unhealthy container), for its exit record.
     var exitReason: String?
     var pumps: [LogPump] = []
+    /// -it: stdin.fifo copied into the current run's terminal (Supervisor+Terminal).
+    var terminalInput: InputCopy?
+    /// The window size last asked for with `resize`, for every run's terminal.
+    var windowSize: (rows: UInt16, columns: UInt16)?
     var backoff = RestartBackoff()
     /// CLOCK_MONOTONIC deadlines.
     var restartDue: Int64?
@@ -85,7 +89,7 @@ final class Supervisor {
     }
 
     private enum Source {
-        case signals, listener, container, client, waiter, healthCheck, healthOutput, forwarded
+        case signals, listener, container, client, waiter, healthCheck, healthOutput, forwarded, terminalInput
         case pump(Int)
         case side(Int)
         case sidePump(Int, Int)
@@ -108,6 +112,10 @@ final class Supervisor {
                 if let output = probe.output { watch(output, .healthOutput) }
             }
             for (index, pump) in pumps.enumerated() { watch(pump.descriptor, .pump(index)) }
+            if let entry = terminalInputEntry {
+                entries.append(entry)
+                sources.append(.terminalInput)
+            }
             for client in clients { watch(client.fd, .client) }
             for waiter in waiters { watch(waiter, .waiter) }
             for (index, side) in sides.enumerated() {
@@ -149,6 +157,7 @@ final class Supervisor {
             case .container: containerExited = true
             case .healthCheck: healthCheckExited = true
             case .healthOutput: healthOutputReady()
+            case .terminalInput: terminalInputReady()
             case .signals: newSignals = SignalPipe.drain(signals)
             case .listener: acceptPending = true
             case .client: readyClients.insert(entry.fd)

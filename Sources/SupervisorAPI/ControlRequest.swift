@@ -9,6 +9,7 @@ import OCI
 ///     {"request":"pause"} / {"request":"resume"} → done
 ///     {"request":"wait"}                        → ended, once the service ends for good
 ///     {"request":"update","resources":{...}}    → done (linux.resources of the OCI config)
+///     {"request":"resize","rows":24,"cols":80}  → done (the window size of a -t service's terminal)
 ///     {"request":"rollout","rollout":{...}}     → status, once the new version serves;
 ///                                                 failed with the reason when it was rolled back
 ///
@@ -28,6 +29,8 @@ public enum ControlRequest: Equatable, Sendable {
     case update(LinuxResources)
     /// A hand-off to a new version (its config waits in config.next.json).
     case rollout(RolloutRequest)
+    /// The window size of the container's terminal (ctr run -t), kept for the runs to come.
+    case resize(rows: UInt16, columns: UInt16)
 
     public static let maximumStopTimeout = 86_400
 
@@ -41,6 +44,8 @@ public enum ControlRequest: Equatable, Sendable {
         case .wait: ["request": "wait"]
         case .update(let resources): .object([("request", "update"), ("resources", (try? encodeJSONValue(resources)) ?? .null)])
         case .rollout(let rollout): .object([("request", "rollout"), ("rollout", (try? encodeJSONValue(rollout)) ?? .null)])
+        case .resize(let rows, let columns):
+            .object([("request", "resize"), ("rows", .number(JSONNumber(Int(rows)))), ("cols", .number(JSONNumber(Int(columns))))])
         }
     }
 
@@ -62,6 +67,7 @@ public enum ControlRequest: Equatable, Sendable {
         case "kill": allowed = ["request", "signal"]
         case "update": allowed = ["request", "resources"]
         case "rollout": allowed = ["request", "rollout"]
+        case "resize": allowed = ["request", "rows", "cols"]
         default: throw BerthError(.invalidArgument, "request.request: unknown request \"\(kind)\"")
         }
         for member in members where !allowed.contains(member.key) {
@@ -89,6 +95,11 @@ public enum ControlRequest: Equatable, Sendable {
             }
             try rollout.validate()
             self = .rollout(rollout)
+        case "resize":
+            // TIOCSWINSZ takes 16-bit sizes; 0 would mean "unknown", which no terminal reports.
+            let rows = try ControlRequest.integer(value, "rows", in: 1...Int64(UInt16.max))
+            let columns = try ControlRequest.integer(value, "cols", in: 1...Int64(UInt16.max))
+            self = .resize(rows: UInt16(rows), columns: UInt16(columns))
         case "stop":
             let timeout = try ControlRequest.integer(value, "timeout", in: 0...Int64(ControlRequest.maximumStopTimeout))
             self = .stop(timeoutSeconds: Int(timeout))

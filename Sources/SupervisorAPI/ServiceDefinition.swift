@@ -26,11 +26,18 @@ public struct ServiceDefinition: Codable, Equatable, Sendable {
     public var ports: [PortMapping]?
     /// `--listen`: sockets the supervisor binds and hands to every version (socket activation).
     public var listen: [ListenAddress]?
+    /// `-t`: the container's process runs on a pty whose master the supervisor holds and pumps
+    /// into the log. nil (no terminal) in files written before terminals existed.
+    public var terminal: Bool?
+    /// `-i`: the container's stdin comes from stdin.fifo, which the attached ctr feeds (through the
+    /// supervisor and the pty with -t). nil (stdin is /dev/null) in older files.
+    public var stdin: Bool?
 
     public init(name: String, id: String, source: String, bundle: String, rootfs: String, command: [String],
                 restart: RestartPolicy = .no, removeWhenDone: Bool = false, limits: ServiceLimits = ServiceLimits(),
                 logMaximumBytes: Int = ServiceDefinition.defaultLogMaximumBytes, created: Timestamp = .now(), health: HealthCheck? = nil,
-                ports: [PortMapping]? = nil, listen: [ListenAddress]? = nil) {
+                ports: [PortMapping]? = nil, listen: [ListenAddress]? = nil,
+                terminal: Bool? = nil, stdin: Bool? = nil) {
         self.name = name
         self.id = id
         self.source = source
@@ -45,7 +52,12 @@ public struct ServiceDefinition: Codable, Equatable, Sendable {
         self.health = health
         self.ports = ports
         self.listen = listen
+        self.terminal = terminal
+        self.stdin = stdin
     }
+
+    public var hasTerminal: Bool { terminal ?? false }
+    public var hasStdin: Bool { stdin ?? false }
 
     public static let defaultLogMaximumBytes = 10 << 20
 }

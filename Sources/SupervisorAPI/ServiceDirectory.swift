@@ -12,6 +12,7 @@ import OCI
 ///     log, log.1       the container's stdout and stderr, one rotation
 ///     stdout.fifo, stderr.fifo   where the container writes them, for the supervisor to read
 ///                      (ID.stdout.fifo, ID.stderr.fifo for versions after the first)
+///     stdin.fifo       with -i: the container's stdin, fed by the attached ctr
 ///     control.sock     the supervisor's control socket (0600)
 ///     supervisor.log   the supervisor's own warnings
 ///     runtime/         the runtime's state store (runtime/<id>/state.json)
@@ -33,6 +34,7 @@ public struct ServiceDirectory: Sendable {
     public var socketPath: String { path + "/control.sock" }
     public var stdoutFifoPath: String { path + "/stdout.fifo" }
     public var stderrFifoPath: String { path + "/stderr.fifo" }
+    public var stdinFifoPath: String { path + "/stdin.fifo" }
     public var nextConfigPath: String { path + "/config.next.json" }
     public var previousConfigPath: String { path + "/config.previous.json" }
     public var previousVersionPath: String { path + "/previous.json" }

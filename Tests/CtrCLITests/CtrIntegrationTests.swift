@@ -271,7 +271,7 @@ struct CtrIntegrationTests {
         (["-v", "data:/data"], "--volume"), (["-v", "/nonexistent-ctr-path:/data"], "--volume"), (["-v", "/tmp:data"], "--volume"),
         (["--pids-limit", "0"], "--pids-limit"), (["--name", "../escape"], "--name"), (["--name", ".hidden"], "--name"),
         (["-e", "=oops"], "--env"), (["-w", "relative"], "--workdir"), (["-u", "nosuchuser"], "--user"), (["--bogus"], "--bogus"),
-        (["--network", "bridge"], "--network"), (["--memory-swap", "64M"], "--memory-swap"), (["-t"], "--tty"),
+        (["--network", "bridge"], "--network"), (["--memory-swap", "64M"], "--memory-swap"), (["-i"], "--interactive"),
     ])
     func badFlagIsRefusedNamingItAndCreatesNothing(_ flags: [String], _ named: String) async throws {
         try await withCtrSandbox { s in

@@ -77,10 +77,19 @@ struct RunOptionsTests {
         #expect(mounts.suffix(2).map(\.destination) == ["/data", "/run"])
     }
 
-    @Test func unsupportedFlagsAreRefusedByName() {
-        for (flags, named) in [(["-t"], "--tty"), (["-i"], "--interactive")] {
-            #expect { try RunOptions(parsing: flags + ["/r"]) } throws: { "\($0)".contains(named) }
+    @Test func ttyAndInteractiveAreTakenAndDetachedStdinIsRefused() throws {
+        let options = try RunOptions(parsing: ["-it", "/r", "sh"])
+        #expect(options.tty && options.interactive && !options.detach)
+        let detached = try RunOptions(parsing: ["-d", "-t", "/r"])
+        #expect(detached.tty && !detached.interactive)
+        for flags in [["-d", "-i"], ["-dit"], ["--detach", "--interactive", "--tty"]] {
+            #expect { try RunOptions(parsing: flags + ["/r"]) } throws: { "\($0)".contains("flag --interactive") }
         }
+    }
+
+    @Test func ttySetsTheProcessTerminal() throws {
+        #expect(try Self.spec(["-t"]).process?.terminal == true)
+        #expect(try Self.spec([]).process?.terminal == false)
     }
 
     @Test func namesAreCheckedAsDirectoryNames() throws {

@@ -7,7 +7,8 @@ import Testing
 /// The control protocol's codec: every request round-trips, and anything else is refused with
 /// a message naming the field, never a crash.
 struct ControlProtocolTests {
-    @Test(arguments: [ControlRequest.status, .stop(timeoutSeconds: 0), .stop(timeoutSeconds: 10), .kill(signal: 9), .pause, .resume, .wait])
+    @Test(arguments: [ControlRequest.status, .stop(timeoutSeconds: 0), .stop(timeoutSeconds: 10), .kill(signal: 9), .pause, .resume, .wait,
+                      .resize(rows: 24, columns: 80), .resize(rows: 1, columns: 65535)])
     func requestsRoundTrip(_ request: ControlRequest) throws {
         #expect(try ControlRequest(decoding: request.encoded) == request)
     }
@@ -20,6 +21,12 @@ struct ControlProtocolTests {
         ("{\"request\":\"stop\",\"timeout\":99999999}", "request.timeout"), ("{\"request\":\"kill\",\"signal\":0}", "request.signal"),
         ("{\"request\":\"kill\",\"signal\":\"TERM\"}", "request.signal"), ("{\"request\":\"kill\",\"signal\":65}", "request.signal"),
         ("{\"request\":\"st", "request"), ("null", "expected an object"),
+        ("{\"request\":\"resize\",\"cols\":80}", "request.rows"), ("{\"request\":\"resize\",\"rows\":24}", "request.cols"),
+        ("{\"request\":\"resize\",\"rows\":0,\"cols\":80}", "request.rows: 0 is outside 1...65535"),
+        ("{\"request\":\"resize\",\"rows\":24,\"cols\":65536}", "request.cols: 65536 is outside 1...65535"),
+        ("{\"request\":\"resize\",\"rows\":-3,\"cols\":80}", "request.rows"), ("{\"request\":\"resize\",\"rows\":2.5,\"cols\":80}", "request.rows"),
+        ("{\"request\":\"resize\",\"rows\":\"24\",\"cols\":80}", "request.rows"),
+        ("{\"request\":\"resize\",\"rows\":24,\"cols\":80,\"width\":1}", "request.width: not a field of \"resize\""),
     ])
     func malformedRequestsAreRefusedNamingTheField(_ text: String, _ fragment: String) {
         #expect {
@@ -27,6 +34,10 @@ struct ControlProtocolTests {
         } throws: { error in
             "\(error)".contains(fragment)
         }
+    }
+
+    @Test func resizeIsWrittenWithRowsAndCols() {
+        #expect(String(decoding: ControlRequest.resize(rows: 40, columns: 120).encoded, as: UTF8.self) == "{\"request\":\"resize\",\"rows\":40,\"cols\":120}")
     }
 
     @Test func randomBytesNeverCrashTheDecoder() {

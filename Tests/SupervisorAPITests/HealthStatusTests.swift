@@ -89,6 +89,13 @@ struct HealthStatusTests {
         {"name":"web","id":"0123456789ab","source":"/r","bundle":"/b","rootfs":"/r","command":["sh"],"restart":"no",
          "removeWhenDone":false,"limits":{},"logMaximumBytes":1024,"created":"2026-11-24T23:59:01Z"}
         """
-        #expect(try decodeJSON(ServiceDefinition.self, from: old).health == nil)
+        let decoded = try decodeJSON(ServiceDefinition.self, from: old)
+        #expect(decoded.health == nil)
+        // Files from before ctr run -t/-i: no terminal, stdin from /dev/null.
+        #expect(decoded.terminal == nil && !decoded.hasTerminal && !decoded.hasStdin)
+        let interactive = ServiceDefinition(name: "sh", id: "0123456789ab", source: "/r", bundle: "/b", rootfs: "/r", command: ["sh"],
+                                            created: Timestamp(nanoseconds: 0), terminal: true, stdin: true)
+        let back = try decodeJSON(ServiceDefinition.self, from: try encodeJSON(interactive))
+        #expect(back == interactive && back.hasTerminal && back.hasStdin)
     }
 }

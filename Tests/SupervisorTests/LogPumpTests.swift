@@ -56,22 +56,40 @@ struct LogPumpTests {
         #expect(backoff.delay(afterUptime: 0) == 200_000_000)
     }
 
-    @Test func aPumpReadsAPipeIntoTheLogUntilEndOfFile() throws {
+    /// Pumps a pipe into a fresh log: `chunks` written one at a time, a pump after each, then the
+    /// write end closed and a last pump. Returns what each pump returned and the log's lines,
+    /// split as bytes (to Swift's String "\r\n" is one Character, not a "\n").
+    static func pumped(_ chunks: [String], flushesEveryChunk: Bool = false) throws -> (ends: [Bool], lines: [String]) {
         let directory = try TemporaryDirectory("ctr-pump")
         defer { directory.remove() }
         var log = try LogFile(path: directory.path + "/log", rotatedPath: directory.path + "/log.1", maximumBytes: 1 << 20)
         let pipe = try makePipe()
         _ = fcntl(pipe.read.rawValue, F_SETFL, O_NONBLOCK)
-        var pump = LogPump(descriptor: pipe.read, stream: .stdout)
-        try pipe.write.writeAll("hello\nwor")
-        let first = pump.pump(into: &log)
-        #expect(!first, "the pipe is still open")
+        var pump = LogPump(descriptor: pipe.read, stream: .stdout, flushesEveryChunk: flushesEveryChunk)
+        var ends: [Bool] = []
+        for chunk in chunks {
+            try pipe.write.writeAll(chunk)
+            ends.append(pump.pump(into: &log))
+        }
         pipe.write.close()
-        let second = pump.pump(into: &log)
-        #expect(second, "end of file")
+        ends.append(pump.pump(into: &log))
         pipe.read.close()
         log.close()
-        let lines = try Files.readString(directory.path + "/log").split(separator: "\n")
+        let lines = try Files.read(directory.path + "/log").split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+        return (ends, lines)
+    }
+
+    @Test func aPumpReadsAPipeIntoTheLogUntilEndOfFile() throws {
+        let (ends, lines) = try Self.pumped(["hello\nwor"])
+        #expect(ends == [false, true], "open, then end of file")
         #expect(lines.count == 2 && lines[0].hasSuffix(" stdout F hello") && lines[1].hasSuffix(" stdout P wor"), "\(lines)")
+    }
+
+    /// A terminal's prompt has no newline: it must reach the log before the line is typed.
+    @Test func aTerminalPumpLogsWhatEachReadReturnsAtOnce() throws {
+        let (ends, lines) = try Self.pumped(["done\r\n/ # ", "ls\r\n"], flushesEveryChunk: true)
+        #expect(ends == [false, false, true])
+        #expect(lines.count == 3 && lines[0].hasSuffix(" stdout F done\r") && lines[1].hasSuffix(" stdout P / # ")
+                && lines[2].hasSuffix(" stdout F ls\r"), "\(lines)")
     }
 }

@@ -18,9 +18,15 @@ enum RunCommand: CtrCommand {
     stops it, a second Ctrl-C kills it) and exits with its status. With -d it prints the id
     and returns; the service lives on under its supervisor.
 
+    With -t the process runs on a terminal (a pty the supervisor holds; its output goes to the
+    log); with -i it reads ctr's stdin, and with -it on a terminal ctr's terminal is put in raw
+    mode, so every key (Ctrl-C too) goes to the container.
+
     flags:
       --name NAME              the service's name (default: its id)
       -d, --detach             run in the background and print the id
+      -t, --tty                give the process a terminal (with -d: output still goes to ctr logs)
+      -i, --interactive        pass ctr's stdin to the process (not with -d)
       --rm                     remove the service when its container has ended for good
       --restart POLICY         no (default), on-failure[:N] or always; back-off 0.1 s doubling to 10 s
       -m, --memory SIZE        memory limit, with k, M or G (e.g. 64M)
@@ -57,6 +63,8 @@ enum RunCommand: CtrCommand {
 
     examples:
       ctr run ./rootfs -- echo hello
+      ctr run -it ./rootfs -- sh
+      echo hello | ctr run -i ./rootfs -- cat
       ctr run -d --name web -m 64M --cpus 0.5 --restart on-failure:3 ./rootfs -- httpd -f -p 8080
       ctr run --rm -e GREETING=hi -v /srv/data:/data:ro ./rootfs -- sh -c 'echo $GREETING; ls /data'
       ctr run -d --name api --restart always --health-cmd 'wget -q -O /dev/null localhost:8080' \\
@@ -94,8 +102,10 @@ enum RunCommand: CtrCommand {
                                            command: spec.process?.args ?? [], restart: options.restart, removeWhenDone: options.remove,
                                            limits: options.limits.summary, logMaximumBytes: options.logMaximumBytes,
                                            health: options.health, ports: options.ports.isEmpty ? nil : options.ports,
-                                           listen: options.listen.isEmpty ? nil : options.listen)
+                                           listen: options.listen.isEmpty ? nil : options.listen,
+                                           terminal: options.tty ? true : nil, stdin: options.interactive ? true : nil)
         var logReader: FileDescriptor?
+        var input: FileDescriptor?
         var signals: Int32 = -1
         let started: SupervisorProcess.Started
         do {
@@ -110,9 +120,11 @@ enum RunCommand: CtrCommand {
                 // Held from now on, so that a Ctrl-C during start-up is forwarded, not lost.
                 signals = try sys("signalfd") { berth_forwarding_signalfd() }
             }
+            if options.interactive { input = try openStdinFifo(service) }
             started = try SupervisorProcess.start(service: service, definition: definition, plan: plan, configBytes: configBytes)
         } catch {
             logReader?.close()
+            input?.close()
             if signals >= 0 { Glibc.close(signals) }
             Files.removeTree(service.path)
             throw error
@@ -122,8 +134,21 @@ enum RunCommand: CtrCommand {
             try writeOut(id + "\n")
             return 0
         }
-        return Attachment(service: service, log: LogReader(service: service, descriptor: logReader), channel: started.channel,
-                          signals: signals).run()
+        var attachment = Attachment(service: service, log: LogReader(service: service, descriptor: logReader), channel: started.channel,
+                                    signals: signals)
+        attachment.terminal = options.tty
+        attachment.input = input.map { InputCopy(source: .standardInput, target: $0, typesEndOfFile: options.tty) }
+        return attachment.run()
+    }
+
+    /// Makes stdin.fifo and opens ctr's end, before the supervisor exists: read-write, so the
+    /// open does not wait for a reader and the fifo always has a writer from here on (the
+    /// container's read-only end sees end of file only once this is closed), and non-blocking,
+    /// so that a container that does not read cannot hang ctr. The supervisor's fork does not
+    /// keep it: it closes what it inherited.
+    private static func openStdinFifo(_ service: ServiceDirectory) throws(BerthError) -> FileDescriptor {
+        guard Glibc.mkfifo(service.stdinFifoPath, 0o600) == 0 else { throw BerthError(.system, "mkfifo \(service.stdinFifoPath)", errno: Glibc.errno) }
+        return try FileDescriptor.open(service.stdinFifoPath, O_RDWR | O_NONBLOCK)
     }
 
     /// Takes the name: mkdir fails if a service already has it.
