@@ -22,7 +22,7 @@ SHELL := /bin/bash
 
 APT_PACKAGES := libseccomp-dev libcap-dev pkg-config \
 	qemu-system-x86 linux-image-amd64 busybox-static cpio iproute2 \
-	runc crun hyperfine jq time podman containerd curl perl gcc libc6-dev
+	runc crun hyperfine jq time podman containerd curl perl gcc libc6-dev wrk
 
 export BERTH_VM_FILTER
 
@@ -56,6 +56,7 @@ demo: deps build rootfs
 bench: deps build rootfs
 	benchmarks/lifecycle.sh
 	benchmarks/supervisor.sh
+	benchmarks/handoff.sh
 	benchmarks/lifecycle-vm.sh
 
 fuzz:
