@@ -216,6 +216,8 @@ extension Supervisor {
         status.restartCount += 1
         do {
             try startContainer()
+            // Creating the container mapped the runtime's code again (see InheritedPages).
+            inheritedPagesDue = monotonicNanoseconds() + 1_000_000_000
         } catch {
             // A container that cannot even be created counts as a failed run.
             SupervisorLog.warn("restart \(status.restartCount): \(error)")

@@ -42,9 +42,11 @@ final class Supervisor {
     /// CLOCK_MONOTONIC deadlines.
     var restartDue: Int64?
     var killDue: Int64?
-    /// When to drop the pages inherited from ctr: a moment after start, so that a short-lived
-    /// container's exit is not kept waiting for it.
+    /// When to drop the pages inherited from ctr or mapped by a container's start: a moment
+    /// after it, so that a short-lived container's exit is not kept waiting for it.
     var inheritedPagesDue: Int64? = monotonicNanoseconds() + 1_000_000_000
+    /// Set when that moment has come: the drop runs right before the next poll().
+    var dropInheritedPages = false
     /// Accepted connections that have not sent their request yet.
     var clients: [(fd: FileDescriptor, deadline: Int64)] = []
     /// stop and wait requests, answered when the service ends for good.
@@ -128,8 +130,20 @@ final class Supervisor {
                 sources += Array(repeating: .forwarded, count: entries.count - first)
             }
 
+            let timeout = pollTimeout()
+            var dropPages = dropInheritedPages
+            dropInheritedPages = false
             let ready: Int32
-            do { ready = try sys("poll") { Glibc.poll(&entries, nfds_t(entries.count), pollTimeout()) } } catch {
+            do {
+                ready = try sys("poll") {
+                    // In the same C call as the poll: code run after the drop is mapped again.
+                    if dropPages {
+                        dropPages = false
+                        return InheritedPages.dropThenPoll(&entries, timeout: timeout)
+                    }
+                    return Glibc.poll(&entries, nfds_t(entries.count), timeout)
+                }
+            } catch {
                 SupervisorLog.warn("\(error)")
                 usleep(100_000)
                 continue
@@ -230,7 +244,7 @@ final class Supervisor {
         }
         if let due = inheritedPagesDue, due <= now {
             inheritedPagesDue = nil
-            InheritedPages.drop()
+            dropInheritedPages = true
         }
         if !ended { healthTimerFired(now: now) }
         if !ended {

@@ -4,6 +4,7 @@
 #ifndef BERTH_CSHIM_H
 #define BERTH_CSHIM_H
 
+#include <poll.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -110,5 +111,13 @@ long berth_splice(int in, int out, unsigned long length);
 int berth_socket_port(int fd);
 /// Sets IFF_UP on the interface `name` of the calling thread's network namespace.
 int berth_interface_up(const char *name);
+
+/// For the supervisor's idle loop (pages.c): MADV_DONTNEED on the pages of each range
+/// [starts[i], ends[i]) that are not private copies, as /proc/self/pagemap tells page by page
+/// (in a private file mapping they come back from the page cache when next touched; the
+/// copy-on-write pages are kept), then poll(2), whose result it returns. The ranges are dropped
+/// in order, so the code's own mapping goes last.
+int berth_drop_pages_and_poll(const unsigned long *starts, const unsigned long *ends, int count,
+                              struct pollfd *fds, unsigned long nfds, int timeout);
 
 #endif
