@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <net/if.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -40,7 +41,13 @@ int berth_tcp_listen(const char *text, int port, int backlog) {
 }
 
 int berth_tcp_accept(int listener) {
-    return accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+        // As on the upstream side: each forwarded write is a whole chunk the peer sent.
+        int on = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    }
+    return fd;
 }
 
 int berth_tcp_connect(const char *text, int port) {
@@ -91,4 +98,19 @@ int berth_interface_up(const char *name) {
     if (ioctl(fd, SIOCSIFFLAGS, &request) != 0) return fail_closing(fd);
     close(fd);
     return 0;
+}
+
+int berth_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int berth_epoll_add_edge(int epoll, int fd, uint64_t token) {
+    struct epoll_event event = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.u64 = token };
+    return epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
+}
+
+int berth_epoll_wait(int epoll, uint64_t *tokens, int capacity) {
+    struct epoll_event events[64];
+    if (capacity > 64) capacity = 64;
+    int ready = epoll_wait(epoll, events, capacity, 0);
+    for (int i = 0; i < ready; i++) tokens[i] = events[i].data.u64;
+    return ready;
 }

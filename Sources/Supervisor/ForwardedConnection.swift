@@ -2,8 +2,8 @@ import CShim
 import Glibc
 import Linux
 
-/// One client connection and its upstream connection into a container, with a pipe per
-/// direction for splice(2).
+/// One client connection and its upstream connection into a container; a direction whose
+/// destination falls behind gets a pipe that holds the backlog in the kernel.
 ///
 /// Half-close is carried through: when one side shuts its write side (EOF), what it sent is
 /// delivered and then the other side's write side is shut, while the opposite direction goes
@@ -13,9 +13,10 @@ final class ForwardedConnection {
 
     enum Progress { case going, done, reset }
 
-    /// One direction: `source` → pipe → `destination`.
+    /// One direction: `source` → (pipe, when the destination is behind) → `destination`.
     struct Direction {
-        let pipe: (read: FileDescriptor, write: FileDescriptor)
+        /// Made the first time the destination cannot take everything at once.
+        var pipe: (read: FileDescriptor, write: FileDescriptor)?
         /// Bytes in the pipe, not yet written on.
         var pending = 0
         /// The source sent EOF.
@@ -27,6 +28,8 @@ final class ForwardedConnection {
     }
 
     let client: FileDescriptor
+    /// What epoll reports for its sockets.
+    let token: UInt64
     var upstream: FileDescriptor?
     /// The container port to connect to.
     let port: UInt16
@@ -43,8 +46,9 @@ final class ForwardedConnection {
     /// Splice at most this much per call: the pipe's default capacity.
     static let chunk = 1 << 16
 
-    init(client: FileDescriptor, port: UInt16, version: Int, giveUpAt: Int64) {
+    init(client: FileDescriptor, token: UInt64, port: UInt16, version: Int, giveUpAt: Int64) {
         self.client = client
+        self.token = token
         self.port = port
         self.version = version
         self.giveUpAt = giveUpAt
@@ -53,63 +57,43 @@ final class ForwardedConnection {
     var descriptors: [FileDescriptor] {
         var all = [client]
         if let upstream { all.append(upstream) }
-        for direction in [toUpstream, toClient].compactMap({ $0 }) { all += [direction.pipe.read, direction.pipe.write] }
+        for pipe in [toUpstream?.pipe, toClient?.pipe].compactMap({ $0 }) { all += [pipe.read, pipe.write] }
         return all
     }
 
-    /// The upstream connect completed: make the pipes.
-    func open() throws(BerthError) {
-        let first = try makePipe()
-        let second: (read: FileDescriptor, write: FileDescriptor)
-        do { second = try makePipe() } catch {
-            first.read.close()
-            first.write.close()
-            throw error
-        }
-        toUpstream = Direction(pipe: first)
-        toClient = Direction(pipe: second)
+    /// The upstream connect completed.
+    func open() {
+        toUpstream = Direction()
+        toClient = Direction()
         phase = .open
     }
 
-    /// What to poll for: readable sources with an empty pipe, writable destinations with
-    /// bytes waiting. A descriptor with no interest is left out, so a hung-up socket we have
-    /// finished with cannot wake the loop over and over.
-    func interest() -> [(Int32, Int16)] {
-        switch phase {
-        case .waiting: return []
-        case .connecting: return upstream.map { [($0.rawValue, Int16(POLLOUT))] } ?? []
-        case .open:
-            guard let upstream, let toUpstream, let toClient else { return [] }
-            var clientEvents: Int16 = 0, upstreamEvents: Int16 = 0
-            if !toUpstream.sourceEnded && toUpstream.pending == 0 { clientEvents |= Int16(POLLIN) }
-            if toUpstream.pending > 0 { upstreamEvents |= Int16(POLLOUT) }
-            if !toClient.sourceEnded && toClient.pending == 0 { upstreamEvents |= Int16(POLLIN) }
-            if toClient.pending > 0 { clientEvents |= Int16(POLLOUT) }
-            var result: [(Int32, Int16)] = []
-            if clientEvents != 0 { result.append((client.rawValue, clientEvents)) }
-            if upstreamEvents != 0 { result.append((upstream.rawValue, upstreamEvents)) }
-            return result
-        }
-    }
-
     /// Moves what can be moved in both directions.
-    func pump() -> Progress {
+    func pump(scratch: UnsafeMutableRawBufferPointer) -> Progress {
         guard let upstream, var up = toUpstream, var down = toClient else { return .reset }
         defer {
             toUpstream = up
             toClient = down
         }
-        guard ForwardedConnection.move(&up, from: client, to: upstream),
-              ForwardedConnection.move(&down, from: upstream, to: client) else { return .reset }
+        guard ForwardedConnection.move(&up, from: client, to: upstream, scratch: scratch),
+              ForwardedConnection.move(&down, from: upstream, to: client, scratch: scratch) else { return .reset }
         return up.finished && down.finished ? .done : .going
     }
 
-    /// Drains the pipe into `destination`, then refills it from `source`, until either would
+    /// Drains the pipe into `destination`, then moves what `source` has, until either would
     /// block. False on a reset or any other error of either socket.
-    private static func move(_ direction: inout Direction, from source: FileDescriptor, to destination: FileDescriptor) -> Bool {
+    ///
+    /// What arrives is received into the forwarder's scratch buffer and sent on at once: for the
+    /// small messages of request/response traffic a copy costs the kernel less than splice's two
+    /// calls through a pipe. Only what the destination cannot take now goes into the pipe, which
+    /// then holds it in kernel memory (no per-connection buffer in the supervisor) and is
+    /// drained with splice; nothing more is read from the source until it is empty.
+    private static func move(_ direction: inout Direction, from source: FileDescriptor, to destination: FileDescriptor,
+                             scratch: UnsafeMutableRawBufferPointer) -> Bool {
         while true {
             if direction.pending > 0 {
-                let written = berth_splice(direction.pipe.read.rawValue, destination.rawValue, UInt(direction.pending))
+                guard let pipe = direction.pipe else { return false }
+                let written = berth_splice(pipe.read.rawValue, destination.rawValue, UInt(direction.pending))
                 if written > 0 {
                     direction.pending -= written
                     continue
@@ -124,9 +108,18 @@ final class ForwardedConnection {
                 }
                 return true
             }
-            let read = berth_splice(source.rawValue, direction.pipe.write.rawValue, UInt(chunk))
+            let read = Glibc.recv(source.rawValue, scratch.baseAddress, min(scratch.count, chunk), Int32(MSG_DONTWAIT))
             if read > 0 {
-                direction.pending += read
+                let sent = Glibc.send(destination.rawValue, scratch.baseAddress, read, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+                if sent == read { continue }
+                if sent < 0 && Glibc.errno != EAGAIN && Glibc.errno != EINTR { return false }
+                let done = max(sent, 0)
+                if direction.pipe == nil { direction.pipe = try? makePipe() }
+                guard let pipe = direction.pipe else { return false }
+                // The pipe is empty here and holds `chunk` bytes, so this takes the whole rest.
+                let queued = Glibc.write(pipe.write.rawValue, scratch.baseAddress.map { $0 + done }, read - done)
+                guard queued == read - done else { return false }
+                direction.pending = queued
             } else if read == 0 {
                 direction.sourceEnded = true
             } else {

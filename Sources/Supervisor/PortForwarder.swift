@@ -6,9 +6,12 @@ import SupervisorAPI
 /// The published ports of a service: listening sockets in the host's network namespace, and
 /// every accepted connection spliced to the active version's container port.
 ///
-/// It is driven by the supervisor's poll loop: `watch` adds what it waits for, `handle` takes
-/// the results, `nextDeadline`/`fireTimers` run connect retries. The bytes never enter Swift:
-/// each direction moves socket → pipe → socket with splice(2).
+/// It is driven by the supervisor's poll loop: `watch` adds the listeners and one epoll
+/// descriptor, `handle` takes the results, `nextDeadline`/`fireTimers` run connect retries.
+/// The connections' sockets live in the epoll set, edge-triggered and registered once: a busy
+/// service's loop turn costs the ready connections, not a pollfd per socket. Swift never looks
+/// at the bytes: each is received into one scratch buffer and sent on by the kernel, and what
+/// a slow destination cannot take waits in a pipe, drained with splice(2).
 ///
 /// A connection stays with the version it was opened to for its whole life; `target` only
 /// decides where new connections go. That is the whole hand-off guarantee on this side.
@@ -29,10 +32,14 @@ final class PortForwarder {
     var target: Target? {
         didSet { if target != nil { retryWaitingNow() } }
     }
-    private var connections: [ForwardedConnection] = []
-    /// Which connection a watched descriptor belongs to.
-    private var owners: [Int32: ForwardedConnection] = [:]
+    /// By token, the number their sockets are registered with in `epoll`.
+    private var connections: [UInt64: ForwardedConnection] = [:]
+    private var nextToken: UInt64 = 1
+    private let epoll: FileDescriptor
     private let hostNetns: FileDescriptor
+    /// Where a connection's bytes pass through on their way (see ForwardedConnection.move);
+    /// one for all, since the loop serves one connection at a time.
+    private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: ForwardedConnection.chunk, alignment: 16)
 
     /// A connection refused by the container (it is starting, or restarting) is retried this
     /// often, for at most `connectWindow`; with no target at all it waits the same window.
@@ -61,12 +68,16 @@ final class PortForwarder {
 
     init(listeners: [Listener]) throws(BerthError) {
         self.listeners = listeners
-        hostNetns = try FileDescriptor.open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
+        epoll = FileDescriptor(rawValue: try sys("epoll_create1") { berth_epoll_create() })
+        do { hostNetns = try FileDescriptor.open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC) } catch {
+            epoll.close()
+            throw error
+        }
         PortForwarder.raiseDescriptorLimit()
     }
 
-    /// Each connection holds six descriptors (two sockets, two pipes); the usual soft limit of
-    /// 1024 would cap a service at about 170 connections.
+    /// Each connection holds up to six descriptors (two sockets, and a pipe per direction that
+    /// fell behind); the usual soft limit of 1024 would cap a service at about 170 connections.
     private static func raiseDescriptorLimit() {
         var limit = rlimit()
         guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
@@ -75,7 +86,7 @@ final class PortForwarder {
     }
 
     /// Open connections to `version`.
-    func connectionCount(version: Int) -> Int { connections.count { $0.version == version } }
+    func connectionCount(version: Int) -> Int { connections.values.count { $0.version == version } }
 
     var connectionCount: Int { connections.count }
 
@@ -85,43 +96,68 @@ final class PortForwarder {
         if connections.count < PortForwarder.maximumConnections {
             for listener in listeners { entries.append(pollfd(fd: listener.fd.rawValue, events: Int16(POLLIN), revents: 0)) }
         }
-        for connection in connections {
-            for (fd, events) in connection.interest() { entries.append(pollfd(fd: fd, events: events, revents: 0)) }
-        }
+        entries.append(pollfd(fd: epoll.rawValue, events: Int16(POLLIN), revents: 0))
     }
+
+    /// How many rounds of ready connections one loop turn serves before the rest of the
+    /// supervisor (signals, control requests, logs) gets its turn.
+    static let roundsPerTurn = 8
 
     /// Acts on the entries `watch` added (others are ignored).
     func handle(_ entries: some Sequence<pollfd>) {
         var acceptOn: [Listener] = []
-        var touched: [ObjectIdentifier: ForwardedConnection] = [:]
+        var connectionsReady = false
         for entry in entries where entry.revents != 0 {
-            if let listener = listeners.first(where: { $0.fd.rawValue == entry.fd }) {
+            if entry.fd == epoll.rawValue {
+                connectionsReady = true
+            } else if let listener = listeners.first(where: { $0.fd.rawValue == entry.fd }) {
                 acceptOn.append(listener)
-            } else if let connection = owners[entry.fd] {
-                touched[ObjectIdentifier(connection)] = connection
             }
         }
-        for connection in touched.values { advance(connection) }
+        if connectionsReady { serveReadyConnections() }
         for listener in acceptOn { accept(on: listener) }
     }
 
-    func nextDeadline() -> Int64? { connections.compactMap(\.retryDue).min() }
+    /// Advances every connection epoll reports, for a few rounds while there are any: a reply
+    /// often arrives while the request's round is still being served.
+    private func serveReadyConnections() {
+        var tokens = [UInt64](repeating: 0, count: 64)
+        for _ in 0..<PortForwarder.roundsPerTurn {
+            let ready = Int(berth_epoll_wait(epoll.rawValue, &tokens, Int32(tokens.count)))
+            guard ready > 0 else { return }
+            for token in tokens.prefix(ready) {
+                // Gone already when an earlier event of this round finished it.
+                if let connection = connections[token] { advance(connection) }
+            }
+        }
+    }
+
+    func nextDeadline() -> Int64? { connections.values.compactMap(\.retryDue).min() }
 
     func fireTimers(now: Int64) {
-        for connection in connections where (connection.retryDue ?? .max) <= now { advance(connection) }
+        for connection in connections.values where (connection.retryDue ?? .max) <= now { advance(connection) }
     }
 
     /// Closes every listener and connection (the service has ended).
     func closeAll() {
-        for connection in connections { finish(connection, reset: true) }
+        for connection in connections.values { finish(connection, reset: true) }
         for listener in listeners { listener.fd.close() }
         listeners = []
+        epoll.close()
         hostNetns.close()
     }
 
+    deinit { scratch.deallocate() }
+
     /// Resets every connection to `version` (its drain deadline passed).
     func resetConnections(version: Int) {
-        for connection in connections where connection.version == version { finish(connection, reset: true) }
+        for connection in connections.values where connection.version == version { finish(connection, reset: true) }
+    }
+
+    /// Edge-triggered for everything: `advance` always moves a connection as far as it goes
+    /// (until EAGAIN), so a new edge is the only news worth waking for.
+    private func register(_ fd: FileDescriptor, _ connection: ForwardedConnection) throws(BerthError) {
+        try sys("epoll_ctl") { berth_epoll_add_edge(epoll.rawValue, fd.rawValue, connection.token) }
     }
 
     // MARK: connections
@@ -136,11 +172,16 @@ final class PortForwarder {
                 if code == EINTR || code == ECONNABORTED { continue }
                 return
             }
-            let connection = ForwardedConnection(client: FileDescriptor(rawValue: fd), port: listener.mapping.containerPort,
+            let connection = ForwardedConnection(client: FileDescriptor(rawValue: fd), token: nextToken, port: listener.mapping.containerPort,
                                                   version: target?.version ?? -1,
                                                   giveUpAt: monotonicNanoseconds() + PortForwarder.connectWindowNanoseconds)
-            connections.append(connection)
-            owners[fd] = connection
+            nextToken += 1
+            connections[connection.token] = connection
+            do { try register(connection.client, connection) } catch {
+                SupervisorLog.warn("forwarding: \(error)")
+                finish(connection, reset: true)
+                continue
+            }
             advance(connection)
         }
     }
@@ -151,7 +192,7 @@ final class PortForwarder {
         case .waiting: connect(connection)
         case .connecting: finishConnect(connection)
         case .open:
-            switch connection.pump() {
+            switch connection.pump(scratch: scratch) {
             case .going: break
             case .done: finish(connection, reset: false)
             case .reset: finish(connection, reset: true)
@@ -166,7 +207,7 @@ final class PortForwarder {
         do {
             let upstream = try openUpstream(target, port: connection.port)
             connection.upstream = upstream
-            owners[upstream.rawValue] = connection
+            try register(upstream, connection)
             connection.phase = .connecting
             finishConnect(connection)
         } catch where error.errno == ECONNREFUSED {
@@ -231,17 +272,11 @@ final class PortForwarder {
         if error == 0 {
             guard Glibc.poll(&writable, 1, 0) == 1 else { return }
             if berth_socket_error(upstream.rawValue) == 0 {
-                do {
-                    try connection.open()
-                    advance(connection)
-                } catch {
-                    SupervisorLog.warn("forwarding: \(error)")
-                    finish(connection, reset: true)
-                }
+                connection.open()
+                advance(connection)
                 return
             }
         }
-        owners[upstream.rawValue] = nil
         upstream.close()
         connection.upstream = nil
         connection.phase = .waiting
@@ -249,13 +284,13 @@ final class PortForwarder {
     }
 
     private func retryWaitingNow() {
-        for connection in connections where connection.phase == .waiting { connect(connection) }
+        for connection in connections.values where connection.phase == .waiting { connect(connection) }
     }
 
     private func finish(_ connection: ForwardedConnection, reset: Bool) {
-        for fd in connection.descriptors { owners[fd.rawValue] = nil }
+        // Closing the sockets takes them out of the epoll set too (nothing else holds them).
         connection.close(reset: reset)
-        connections.removeAll { $0 === connection }
+        connections[connection.token] = nil
     }
 }
 

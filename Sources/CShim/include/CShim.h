@@ -111,6 +111,12 @@ long berth_splice(int in, int out, unsigned long length);
 int berth_socket_port(int fd);
 /// Sets IFF_UP on the interface `name` of the calling thread's network namespace.
 int berth_interface_up(const char *name);
+/// A close-on-exec epoll descriptor.
+int berth_epoll_create(void);
+/// Adds `fd` edge-triggered for input, output and the peer's hang-up, reported with `token`.
+int berth_epoll_add_edge(int epoll, int fd, uint64_t token);
+/// epoll_wait without waiting: the tokens of up to `capacity` (at most 64) ready descriptors.
+int berth_epoll_wait(int epoll, uint64_t *tokens, int capacity);
 
 /// For the supervisor's idle loop (pages.c): MADV_DONTNEED on the pages of each range
 /// [starts[i], ends[i]) that are not private copies, as /proc/self/pagemap tells page by page
