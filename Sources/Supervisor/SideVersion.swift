@@ -54,6 +54,9 @@ struct RolloutInFlight {
     var probe: FileDescriptor?
     /// The candidate's health check under way.
     var check: HealthProbe?
+    /// Its failed checks in a row (after the start period), and what the last one printed.
+    var failedChecks = 0
+    var lastCheckOutput = ""
     /// When the candidate started, for readiness by survival (a --listen service without a
     /// health check).
     var startedMonotonic: Int64

@@ -54,7 +54,12 @@ extension Supervisor {
         inFlight.nextProbe = now + RolloutInFlight.probeNanoseconds
         let ready = candidateIsReady(sides[index], &inFlight, now: now)
         rollout = inFlight
-        if ready { promote(index) }
+        if ready {
+            promote(index)
+        } else if let check = definition.health, inFlight.failedChecks >= check.retries {
+            abortRollout("version \(inFlight.request.version.number) failed its health check \(inFlight.failedChecks) times in a row"
+                         + (inFlight.lastCheckOutput.isEmpty ? "" : ": \(inFlight.lastCheckOutput)"))
+        }
     }
 
     /// Ready means: its health check passed when it has one; else its first published port
@@ -103,16 +108,23 @@ extension Supervisor {
         }
         probe.readOutput()
         var exited = pollfd(fd: probe.pidfd.rawValue, events: Int16(POLLIN), revents: 0)
+        let result: HealthResult
         if probe.reaped != nil || Glibc.poll(&exited, 1, 0) == 1 {
-            inFlight.check = nil
-            return probe.finish().exitCode == 0
-        }
-        if probe.deadline <= now {
-            _ = probe.timeOut(after: check.timeoutMilliseconds)
-            inFlight.check = nil
+            result = probe.finish()
+        } else if probe.deadline <= now {
+            result = probe.timeOut(after: check.timeoutMilliseconds)
+        } else {
+            inFlight.check = probe
             return false
         }
-        inFlight.check = probe
+        inFlight.check = nil
+        if result.exitCode == 0 { return true }
+        // As for a running service: failures in the start period do not count; `retries` in a
+        // row mean it is unhealthy, and an unhealthy candidate is rolled back at once.
+        if now - inFlight.startedMonotonic >= check.startPeriodMilliseconds * 1_000_000 {
+            inFlight.failedChecks += 1
+            inFlight.lastCheckOutput = String(result.output.prefix(200).split(separator: "\n").first ?? "")
+        }
         return false
     }
 
@@ -158,16 +170,19 @@ extension Supervisor {
         restartDue = nil
         killDue = nil
         backoff = RestartBackoff()
-        recordSwitch(from: previous, to: candidate.version)
         status.state = .running
         status.version = candidate.version.number
+        status.activeVersion = candidate.version
         status.pid = candidate.run.pid
         status.pidStartTime = candidate.run.pidStartTime
         status.startedAt = candidate.run.startedAt
         status.nextRestartAt = nil
         status.restartCount = 0
         resetHealth()
+        // Status first: a supervisor that dies before the files follow leaves a status that
+        // says which version is active, and the next one finishes the switch (finishSwitch).
         saveStatus()
+        recordSwitch(from: previous, to: candidate.version)
         if let requester = inFlight.requester {
             try? ControlSocket.send(ControlResponse.status(liveStatus()).encoded, on: requester)
             requester.close()
@@ -179,19 +194,43 @@ extension Supervisor {
     /// The files follow the switch: the new config becomes config.json, the old one is kept
     /// (with its version) for `ctr rollback`.
     private func recordSwitch(from previous: ServiceVersion, to next: ServiceVersion) {
-        if Glibc.rename(service.configPath, service.previousConfigPath) != 0 {
-            SupervisorLog.warn("keeping the previous config: \(errnoDescription(Glibc.errno))")
-        }
-        if Glibc.rename(service.nextConfigPath, service.configPath) != 0 {
-            SupervisorLog.warn("installing the new config: \(errnoDescription(Glibc.errno))")
-        }
-        do { try service.savePreviousVersion(previous) } catch { SupervisorLog.warn("\(error)") }
+        Supervisor.moveConfigs(service, keeping: previous)
         definition.adopt(next)
         // A bundle brings its own limits; ps shows the active version's.
         if let resources = (try? decodeJSON(Spec.self, from: configBytes))?.linux?.resources {
             definition.limits = ServiceLimits(resources: resources)
         }
         do { try service.save(definition) } catch { SupervisorLog.warn("\(error)") }
+    }
+
+    /// config.json becomes config.previous.json (with previous.json naming its version) and
+    /// config.next.json becomes config.json. A link, then a rename: config.json exists at
+    /// every moment, whatever instant the supervisor dies at.
+    static func moveConfigs(_ service: ServiceDirectory, keeping previous: ServiceVersion) {
+        guard Files.exists(service.nextConfigPath) else { return }
+        _ = Glibc.unlink(service.previousConfigPath)
+        if Glibc.link(service.configPath, service.previousConfigPath) != 0 {
+            SupervisorLog.warn("keeping the previous config: \(errnoDescription(Glibc.errno))")
+        }
+        do { try service.savePreviousVersion(previous) } catch { SupervisorLog.warn("\(error)") }
+        if Glibc.rename(service.nextConfigPath, service.configPath) != 0 {
+            SupervisorLog.warn("installing the new config: \(errnoDescription(Glibc.errno))")
+        }
+    }
+
+    /// A supervisor that died between a switch's status and its files left service.json and
+    /// config.json one version behind: they are brought up to the version status.json names,
+    /// before anything reads them.
+    static func finishSwitch(_ service: ServiceDirectory, _ definition: ServiceDefinition, _ status: ServiceStatus) throws(BerthError) -> ServiceDefinition {
+        guard let active = status.activeVersion, active.id != definition.id else { return definition }
+        moveConfigs(service, keeping: definition.version(number: active.number - 1))
+        var caughtUp = definition
+        caughtUp.adopt(active)
+        if let resources = (try? decodeJSON(Spec.self, from: Files.read(service.configPath)))?.linux?.resources {
+            caughtUp.limits = ServiceLimits(resources: resources)
+        }
+        try service.save(caughtUp)
+        return caughtUp
     }
 
     /// Removes the candidate; the active version was never touched.

@@ -37,6 +37,7 @@ public enum SupervisorProcess {
     /// fifos, which the container kept open. The container's config.json is validated again
     /// for the restarts to come.
     public static func adopt(service: ServiceDirectory, definition: ServiceDefinition, previous: ServiceStatus) throws(BerthError) -> Started {
+        let definition = try Supervisor.finishSwitch(service, definition, previous)
         let configBytes = try Files.read(service.configPath)
         let spec: Spec
         do { spec = try decodeJSON(Spec.self, from: configBytes) } catch { throw BerthError(.invalidConfig, "\(service.configPath): \(error)") }

@@ -89,6 +89,9 @@ public struct ServiceStatus: Codable, Equatable, Sendable {
     public var health: HealthStatus?
     /// The active version's number: 1 until the first rollout (nil in files from before them).
     public var version: Int?
+    /// The active version after a switch. Written before service.json and the configs follow
+    /// it, so a supervisor adopting the service can finish a switch its predecessor died in.
+    public var activeVersion: ServiceVersion?
     /// Versions running beside the active one (a rollout's candidate, old versions draining).
     public var others: [VersionStatus]?
     /// The active version's open forwarded connections, in answers to `status` only.

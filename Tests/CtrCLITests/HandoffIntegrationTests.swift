@@ -165,6 +165,28 @@ struct HandoffIntegrationTests {
         }
     }
 
+    @Test func theHealthCheckDecidesReadinessAndAFailingOneRollsBack() async throws {
+        try await withCtrSandbox { s in
+            // Healthy only while the answer is v1: v2 fails its checks and is rolled back.
+            let name = s.newName("web")
+            let port = try await Self.startV1(s, name, extra: ["--health-cmd", "wget -qO- http://127.0.0.1/ | grep v1",
+                                                              "--health-interval", "200ms", "--health-retries", "2"])
+            let failed = try await s.ctr("rollout", name, "--rootfs", try Self.rootfs("v2"), "--ready-timeout", "60s")
+            #expect(failed.status == 1 && failed.stderr.contains("failed its health check 2 times in a row"), "\(failed)")
+            #expect(try Self.others(s, name).isEmpty && Self.get(port) == "v1\n")
+            #expect(try await s.ctr("rm", "-f", name).succeeded)
+
+            // A check that passes for both: the switch waits for it, then happens.
+            let other = s.newName("web")
+            let otherPort = try await Self.startV1(s, other, extra: ["--health-cmd", "wget -qO- http://127.0.0.1/health",
+                                                                    "--health-interval", "200ms"])
+            let rollout = try await s.ctr("rollout", other, "--rootfs", try Self.rootfs("v2"))
+            #expect(rollout.succeeded, "\(rollout)")
+            #expect(try Self.get(otherPort) == "v2\n")
+            #expect(try await s.ctr("rm", "-f", other).succeeded)
+        }
+    }
+
     @Test func aSupervisorKilledMidRolloutIsRecoveredWithOneVersionServing() async throws {
         try await withCtrSandbox { s in
             let name = s.newName("web")
