@@ -74,8 +74,10 @@ struct HealthIntegrationTests {
             let name = s.newName("heal")
             #expect(try await s.ctr(["run", "-d", "--name", name, "--restart", "always", "--health-cmd", "test -e /tmp/ok"] + Self.fastCheck
                                     + [s.rootfs, "--", "sleep", "1000"]).succeeded)
-            #expect(await eventually { (s.status(name)?["restartCount"] as? Int ?? 0) >= 1 && s.state(name) == "running" },
-                    "\(s.status(name) ?? [:])")
+            // Restarted at least once; not necessarily running at the moment we look: with checks
+            // every 200 ms it is unhealthy again within half a second, and on a loaded host the
+            // polls can miss every running window.
+            #expect(await eventually { (s.status(name)?["restartCount"] as? Int ?? 0) >= 1 }, "\(s.status(name) ?? [:])")
             let exits = try #require(s.status(name)?["exits"] as? [[String: Any]])
             let exit = try #require(exits.first)
             #expect(exit["signal"] as? Int == 9, "the cgroup was killed: \(exit)")
