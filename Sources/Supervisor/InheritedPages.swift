@@ -20,6 +20,9 @@ import Linux
 /// costs its whole neighbourhood. The drop therefore happens in the C function that then
 /// blocks in poll(): until the next event, nothing but that function and syscall(2) runs.
 enum InheritedPages {
+    /// How long the loop must have had nothing to do before the drop.
+    static let quietNanoseconds: Int64 = 1_000_000_000
+
     /// Drops the pages, then polls `entries` like poll(2).
     static func dropThenPoll(_ entries: inout [pollfd], timeout: Int32) -> Int32 {
         // The code last: whatever runs after its drop is mapped again.

@@ -217,7 +217,7 @@ extension Supervisor {
         do {
             try startContainer()
             // Creating the container mapped the runtime's code again (see InheritedPages).
-            inheritedPagesDue = monotonicNanoseconds() + 1_000_000_000
+            inheritedPagesDue = monotonicNanoseconds() + InheritedPages.quietNanoseconds
         } catch {
             // A container that cannot even be created counts as a failed run.
             SupervisorLog.warn("restart \(status.restartCount): \(error)")

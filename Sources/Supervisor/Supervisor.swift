@@ -42,9 +42,10 @@ final class Supervisor {
     /// CLOCK_MONOTONIC deadlines.
     var restartDue: Int64?
     var killDue: Int64?
-    /// When to drop the pages inherited from ctr or mapped by a container's start: a moment
-    /// after it, so that a short-lived container's exit is not kept waiting for it.
-    var inheritedPagesDue: Int64? = monotonicNanoseconds() + 1_000_000_000
+    /// When to drop the pages inherited from ctr or mapped by a container's start: once the
+    /// loop has been quiet for a moment, so that neither a short-lived container's exit nor the
+    /// new container's first output finds its code just dropped.
+    var inheritedPagesDue: Int64? = monotonicNanoseconds() + InheritedPages.quietNanoseconds
     /// Set when that moment has come: the drop runs right before the next poll().
     var dropInheritedPages = false
     /// Accepted connections that have not sent their request yet.
@@ -148,7 +149,12 @@ final class Supervisor {
                 usleep(100_000)
                 continue
             }
-            if ready > 0 { handle(entries, sources) }
+            if ready > 0 {
+                handle(entries, sources)
+                // The drop waits for a quiet second: dropped now, the pages would only come
+                // back with the next event (a new container's first output, say).
+                if inheritedPagesDue != nil { inheritedPagesDue = monotonicNanoseconds() + InheritedPages.quietNanoseconds }
+            }
             if !ended { fireTimers() }
         }
     }

@@ -232,7 +232,7 @@ struct HandoffIntegrationTests {
             // that the check costs C speed, not a debug build's, under emulation).
             let size = 100 << 20
             let pid = try #require(s.pid(name))
-            let forwarded = try await Self.shell("curl -sf http://127.0.0.1:\(port)/bytes?n=\(size) | tee >(wc -c >&2) | sha256sum")
+            let forwarded = try await Self.shell("curl -sf -w '%{stderr}%{size_download}' http://127.0.0.1:\(port)/bytes?n=\(size) | sha256sum")
             let direct = try await Self.shell("nsenter --net=/proc/\(pid)/ns/net curl -sf http://127.0.0.1:80/bytes?n=\(size) | sha256sum")
             #expect(forwarded.stdout.count == 68 && forwarded.stdout == direct.stdout, "\(forwarded) \(direct)")
             #expect(forwarded.stderr.trimmingCharacters(in: .whitespacesAndNewlines) == "\(size)", "\(forwarded)")
