@@ -23,10 +23,9 @@ struct Attachment {
     /// Ctrl-D typed first).
     var input: InputCopy?
 
-    /// How often the log is read when the kernel cannot tell us it grew (no inotify).
-    static let logPollMilliseconds: Int32 = 50
-    /// With inotify, a read now and then all the same, in case an event was lost (queue overflow).
-    static let watchedLogPollMilliseconds: Int32 = 1000
+    /// The supervisor says when the log grew (`output`); a read now and then all the same, in
+    /// case a report could not be sent (the channel was full).
+    static let logPollMilliseconds: Int32 = 1000
 
     init(service: ServiceDirectory, log: LogReader, channel: SupervisorReportChannel, signals: Int32) {
         self.service = service
@@ -44,11 +43,9 @@ struct Attachment {
         // With -it on a terminal every key goes to the container as typed; without -i ctr's
         // terminal stays as it is, and Ctrl-C is a stop.
         var raw = input != nil && terminal ? (try? RawMode.enter()) ?? RawMode() : RawMode()
-        let changes = LogChanges(directory: service.path)
         defer {
             raw.restore()
             input?.target.close()
-            changes?.close()
             for request in requests { request.close() }
             log.close()
             channel.close()
@@ -58,17 +55,18 @@ struct Attachment {
             // Fixed slots first (poll skips negative descriptors), then the forwarded requests.
             var entries = [pollfd(fd: channel.rawValue, events: Int16(POLLIN), revents: 0),
                            pollfd(fd: signals, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: changes?.descriptor.rawValue ?? -1, events: Int16(POLLIN), revents: 0),
                            input?.entry ?? pollfd(fd: -1, events: 0, revents: 0)]
             entries += requests.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }
-            let timeout = changes == nil ? Attachment.logPollMilliseconds : Attachment.watchedLogPollMilliseconds
-            _ = try? sys("poll") { Glibc.poll(&entries, nfds_t(entries.count), timeout) }
-            if entries[2].revents != 0 { changes?.drain() }
-            printer.print(log.readLines())
+            _ = try? sys("poll") { Glibc.poll(&entries, nfds_t(entries.count), Attachment.logPollMilliseconds) }
+            var report: SupervisorReport?
             if entries[0].revents != 0 {
-                let report = channel.next()
-                // Whatever the container wrote before it ended is in the log by now.
-                printer.print(log.readLines())
+                report = channel.next()
+                // Several turns' worth may be queued: one read of the log covers them all.
+                while report == .output, channel.hasReport { report = channel.next() }
+            }
+            // After `ended` this reads everything: the supervisor logs the last output first.
+            printer.print(log.readLines())
+            if entries[0].revents != 0 && report != .output {
                 raw.restore()
                 guard case .ended(let status)? = report else {
                     warn("service \"\(service.name)\": the supervisor went away; the container may still be running (see ctr ps)")
@@ -85,7 +83,7 @@ struct Attachment {
                     do { requests.append(try ControlClient.post(request, to: service)) } catch { warn("\(error)") }
                 }
             }
-            if entries[3].revents != 0, var copy = input {
+            if entries[2].revents != 0, var copy = input {
                 copy.step()
                 input = copy
                 if copy.finished {
@@ -95,9 +93,9 @@ struct Attachment {
                 }
             }
             // Answers to forwarded signals are not needed; a readable connection is done.
-            for (index, entry) in entries.enumerated().dropFirst(4).reversed() where entry.revents != 0 {
-                requests[index - 4].close()
-                requests.remove(at: index - 4)
+            for (index, entry) in entries.enumerated().dropFirst(3).reversed() where entry.revents != 0 {
+                requests[index - 3].close()
+                requests.remove(at: index - 3)
             }
         }
     }
@@ -126,29 +124,4 @@ struct Attachment {
             return .kill(signal: signal)
         }
     }
-}
-
-/// Wakes an attached ctr as soon as the supervisor writes to the log: an inotify watch on the
-/// service directory (not on the file, which rotation replaces) for writes, creations and
-/// renames. nil when inotify is unavailable (out of instances): ctr then polls.
-private struct LogChanges {
-    let descriptor: FileDescriptor
-
-    init?(directory: String) {
-        let fd = Glibc.inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        guard fd >= 0 else { return nil }
-        guard Glibc.inotify_add_watch(fd, directory, UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO)) >= 0 else {
-            Glibc.close(fd)
-            return nil
-        }
-        descriptor = FileDescriptor(rawValue: fd)
-    }
-
-    /// Reads the queued events; what changed is read from the log itself.
-    func drain() {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while buffer.withUnsafeMutableBytes({ Glibc.read(descriptor.rawValue, $0.baseAddress, $0.count) }) > 0 {}
-    }
-
-    func close() { descriptor.close() }
 }

@@ -170,10 +170,13 @@ final class Supervisor {
         var exitedSides: [String] = []
         var finishedSidePumps: [(side: Int, pump: Int)] = []
         var forwarded: [pollfd] = []
+        var wroteOutput = false
         // Output first: lines written before the exit belong in the log before the exit is recorded.
         for (entry, source) in zip(entries, sources) where entry.revents != 0 {
             switch source {
-            case .pump(let index): if pumps[index].pump(into: &log) { finishedPumps.append(index) }
+            case .pump(let index):
+                wroteOutput = true
+                if pumps[index].pump(into: &log) { finishedPumps.append(index) }
             case .container: containerExited = true
             case .healthCheck: healthCheckExited = true
             case .healthOutput: healthOutputReady()
@@ -185,10 +188,12 @@ final class Supervisor {
             case .waiter: goneWaiters.insert(entry.fd)
             case .side(let index): exitedSides.append(sides[index].plan.id)
             case .sidePump(let index, let pumpIndex):
+                wroteOutput = true
                 if sides[index].pumps[pumpIndex].pump(into: &log) { finishedSidePumps.append((index, pumpIndex)) }
             case .forwarded: forwarded.append(entry)
             }
         }
+        if wroteOutput { tellAttachedOfOutput() }
         for (index, pumpIndex) in finishedSidePumps.reversed() {
             sides[index].pumps[pumpIndex].descriptor.close()
             sides[index].pumps.remove(at: pumpIndex)
@@ -282,6 +287,19 @@ final class Supervisor {
             } else if !healthCheckReaped(pid, termination) {
                 candidateCheckReaped(pid, termination)
             }
+        }
+    }
+
+    /// One `output` report per loop turn that logged something, to a ctr still attached. Never
+    /// waits: when the channel is full the ctr has reports to read already; when it is gone
+    /// (a detached run closes its end) the channel is dropped.
+    private func tellAttachedOfOutput() {
+        guard let report else { return }
+        let bytes = SupervisorReport.output.encoded
+        let sent = bytes.withUnsafeBytes { Glibc.send(report.rawValue, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        if sent < 0 && Glibc.errno != EAGAIN && Glibc.errno != EINTR {
+            report.close()
+            self.report = nil
         }
     }
 

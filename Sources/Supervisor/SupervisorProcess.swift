@@ -93,6 +93,10 @@ public enum SupervisorProcess {
         case .ended?:
             // An adopted container that had already ended, and whose policy asked for no restart.
             return Started(supervisorPid: pid, pid: 0, channel: channel)
+        case .output?:
+            // Output is reported only after `started`; the first report cannot be one.
+            channel.close()
+            throw BerthError(.system, "service \"\(service.name)\": the supervisor reported output before it started")
         case nil:
             channel.close()
             _ = try? ProcessControl.wait(pid)

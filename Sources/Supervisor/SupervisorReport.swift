@@ -4,10 +4,13 @@ import OCI
 import SupervisorAPI
 
 /// What a new supervisor tells the ctr that forked it, over a SOCK_SEQPACKET pair: first
-/// `started` or `failed`, then, for a ctr that stays attached, `ended` with the final status.
+/// `started` or `failed`, then, for a ctr that stays attached, `output` whenever the log has
+/// grown, and `ended` with the final status.
 public enum SupervisorReport: Equatable, Sendable {
     case started(pid: Int32)
     case failed(String)
+    /// The log has new lines: the attached ctr reads them now rather than at its next poll.
+    case output
     case ended(ServiceStatus)
 
     var encoded: [UInt8] {
@@ -15,6 +18,7 @@ public enum SupervisorReport: Equatable, Sendable {
         switch self {
         case .started(let pid): value = ["report": "started", "pid": .number(JSONNumber(Int(pid)))]
         case .failed(let message): value = .object([("report", "failed"), ("message", .string(message))])
+        case .output: value = ["report": "output"]
         case .ended(let status): value = .object([("report", "ended"), ("status", (try? encodeJSONValue(status)) ?? .null)])
         }
         return value.serializedBytes()
@@ -27,6 +31,7 @@ public enum SupervisorReport: Equatable, Sendable {
             guard let pid = value["pid"]?.numberValue?.int64Value else { return nil }
             self = .started(pid: Int32(truncatingIfNeeded: pid))
         case "failed": self = .failed(value["message"]?.stringValue ?? "unknown error")
+        case "output": self = .output
         case "ended":
             guard let field = value["status"], let status = try? decodeJSON(ServiceStatus.self, from: field) else { return nil }
             self = .ended(status)
@@ -46,6 +51,12 @@ public struct SupervisorReportChannel {
     }
 
     public var rawValue: Int32 { descriptor.rawValue }
+
+    /// Whether another report is queued (or the channel has closed), without waiting.
+    public var hasReport: Bool {
+        var entry = pollfd(fd: descriptor.rawValue, events: Int16(POLLIN), revents: 0)
+        return Glibc.poll(&entry, 1, 0) == 1
+    }
 
     public func close() { descriptor.close() }
 }
