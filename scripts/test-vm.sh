@@ -21,8 +21,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bin=.build/debug/BerthPackageTests.xctest
 filter=${BERTH_VM_FILTER:-VMTests|IntegrationTests}
 # Suites that measure CPU time, throughput or rates, and the engines that load both CPUs: each runs
-# alone after the rest, so that no other suite's load skews a measured number.
-solo='EngineVMTests|BedVMTests|ResourcesVMTests|LimitsVMTests|HandoffIntegrationTests'
+# alone after the rest, so that no other suite's load skews a measured number. The ctr suites
+# sample CPU use and the supervisor's mapped pages, which the parallel phase's load has starved.
+solo='EngineVMTests|BedVMTests|ResourcesVMTests|LimitsVMTests|HandoffIntegrationTests|CtrIntegrationTests|CtrLimitsVMTests'
 timeout_s=${BERTH_VM_TIMEOUT:-1500}
 [[ -x $bin ]] || { echo "test-vm: no $bin: run 'make build' first" >&2; exit 2; }
 
