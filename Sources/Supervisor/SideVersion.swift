@@ -57,9 +57,6 @@ struct RolloutInFlight {
     /// Its failed checks in a row (after the start period), and what the last one printed.
     var failedChecks = 0
     var lastCheckOutput = ""
-    /// When the candidate started, for readiness by survival (a --listen service without a
-    /// health check).
-    var startedMonotonic: Int64
 
     /// How often readiness is probed.
     static let probeNanoseconds: Int64 = 100_000_000

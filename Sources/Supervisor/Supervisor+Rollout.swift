@@ -38,7 +38,7 @@ extension Supervisor {
         let now = monotonicNanoseconds()
         sides.append(candidate)
         rollout = RolloutInFlight(request: request, requester: requester, readyDue: now + Int64(request.readyTimeout) * 1_000_000,
-                                  nextProbe: now, startedMonotonic: now)
+                                  nextProbe: now)
         saveStatus()
         return nil
     }
@@ -95,7 +95,7 @@ extension Supervisor {
                 return false
             }
         }
-        return now - inFlight.startedMonotonic >= RolloutInFlight.survivalNanoseconds
+        return now - candidate.run.startedMonotonic >= RolloutInFlight.survivalNanoseconds
     }
 
     /// One health check of the candidate at a time, each started as soon as the last ended.
@@ -121,7 +121,7 @@ extension Supervisor {
         if result.exitCode == 0 { return true }
         // As for a running service: failures in the start period do not count; `retries` in a
         // row mean it is unhealthy, and an unhealthy candidate is rolled back at once.
-        if now - inFlight.startedMonotonic >= check.startPeriodMilliseconds * 1_000_000 {
+        if now - candidate.run.startedMonotonic >= check.startPeriodMilliseconds * 1_000_000 {
             inFlight.failedChecks += 1
             inFlight.lastCheckOutput = String(result.output.prefix(200).split(separator: "\n").first ?? "")
         }
@@ -196,10 +196,7 @@ extension Supervisor {
     private func recordSwitch(from previous: ServiceVersion, to next: ServiceVersion) {
         Supervisor.moveConfigs(service, keeping: previous)
         definition.adopt(next)
-        // A bundle brings its own limits; ps shows the active version's.
-        if let resources = (try? decodeJSON(Spec.self, from: configBytes))?.linux?.resources {
-            definition.limits = ServiceLimits(resources: resources)
-        }
+        definition.limits = Supervisor.limits(ofConfig: configBytes) ?? definition.limits
         do { try service.save(definition) } catch { SupervisorLog.warn("\(error)") }
     }
 
@@ -226,11 +223,14 @@ extension Supervisor {
         moveConfigs(service, keeping: definition.version(number: active.number - 1))
         var caughtUp = definition
         caughtUp.adopt(active)
-        if let resources = (try? decodeJSON(Spec.self, from: Files.read(service.configPath)))?.linux?.resources {
-            caughtUp.limits = ServiceLimits(resources: resources)
-        }
+        if let config = try? Files.read(service.configPath) { caughtUp.limits = limits(ofConfig: config) ?? caughtUp.limits }
         try service.save(caughtUp)
         return caughtUp
+    }
+
+    /// The limits of a version's config, for ps: a bundle brings its own.
+    static func limits(ofConfig bytes: [UInt8]) -> ServiceLimits? {
+        (try? decodeJSON(Spec.self, from: bytes))?.linux?.resources.map(ServiceLimits.init(resources:))
     }
 
     /// Removes the candidate; the active version was never touched.
