@@ -50,7 +50,8 @@ wait_exit() {
         sleep 0.05
     done
 }
-get() { curl -s --max-time 10 "http://127.0.0.1:$PORT$1"; }
+# 60 s: the 100 MB body took over 10 s while make test's host suites loaded both CPUs.
+get() { curl -s --max-time 60 "http://127.0.0.1:$PORT$1"; }
 # raw REQUEST-BYTES: sends them on a fresh connection, prints the status line, then reads to EOF
 # (fails if the server keeps the connection open).
 raw() {
