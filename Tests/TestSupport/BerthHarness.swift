@@ -343,6 +343,18 @@ public struct TestBundle: Sendable {
     }
 }
 
+/// The runtimes whose `spec` command writes a config.json berth must run as they would.
+public enum ForeignSpec: String, Sendable, CaseIterable {
+    case runc, crun
+
+    /// The tool in the usual places; fails the test when it is not installed (`make deps` installs both).
+    public static func executable(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let found = ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"].map { $0 + "/" + name }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+        return try #require(found, "\(name) is not installed: run 'make deps'", sourceLocation: sourceLocation)
+    }
+}
+
 /// One test's world: a temp directory, its own `--root` state directory and container IDs, and
 /// a leftover check at the end. Use through `withBerthSandbox`.
 public final class BerthSandbox: @unchecked Sendable {
@@ -417,6 +429,31 @@ public final class BerthSandbox: @unchecked Sendable {
         let bundle = TestBundle(path: path)
         var config = try bundle.config()
         config["root.path"] = rootfs
+        config.args = args
+        config.env = config.env + [marker]
+        try edit(&config)
+        try bundle.save(config)
+        return bundle
+    }
+
+    /// A bundle whose config.json another runtime wrote: `runc spec` (or `crun spec`) as it
+    /// comes, with only what a user must change: root.path set to the busybox rootfs (runc's is
+    /// "rootfs" and read-only), `process.terminal` off, `args` as the process, the sandbox marker
+    /// appended to runc's environment. Then `edit`. Tests of behaviour that others' configs
+    /// trigger start here rather than from `berth spec`.
+    public func foreignBundle(_ generator: ForeignSpec = .runc, _ args: [String], name: String? = nil,
+                              edit: (inout BundleConfig) throws -> Void = { _ in }) async throws -> TestBundle {
+        let path = directory.path + "/" + (name ?? "\(generator.rawValue)-bundle-\(next())")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let tool = try ForeignSpec.executable(generator.rawValue)
+        let process = try SpawnedProcess(tool, ["spec", "--bundle", path], environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+                                         stdoutPath: path + "/.spec.out", stderrPath: path + "/.spec.err")
+        let result = await process.wait()
+        try #require(result.succeeded, "\(generator.rawValue) spec failed: \(result)")
+        let bundle = TestBundle(path: path)
+        var config = try bundle.config()
+        config["root.path"] = rootfs
+        config["process.terminal"] = false
         config.args = args
         config.env = config.env + [marker]
         try edit(&config)
