@@ -355,6 +355,19 @@ public enum ForeignSpec: String, Sendable, CaseIterable {
     }
 }
 
+/// Engines whose generated config.json is kept as a fixture, captured from a real run with a
+/// wrapper runtime that copied the bundle's config.json and then ran runc (docs/engines.md).
+public enum EngineConfig: String, Sendable, CaseIterable {
+    /// podman 4.3.1 (Debian 12), `podman run --rm --network none IMAGE echo hi`.
+    case podman = "podman-4.3.1"
+    /// containerd 1.6.20 (Debian 12) through its runc shim, `ctr run --rm --rootfs DIR ID echo hi`.
+    case containerd = "containerd-1.6.20"
+
+    public var fixturePath: String { BerthPaths.repositoryRoot + "/Tests/Fixtures/engine-configs/\(rawValue).json" }
+
+    static let rlimitResources: [String: Int32] = ["RLIMIT_NOFILE": 7, "RLIMIT_NPROC": 6]
+}
+
 /// One test's world: a temp directory, its own `--root` state directory and container IDs, and
 /// a leftover check at the end. Use through `withBerthSandbox`.
 public final class BerthSandbox: @unchecked Sendable {
@@ -461,6 +474,59 @@ public final class BerthSandbox: @unchecked Sendable {
         return bundle
     }
 
+    /// A bundle whose config.json an engine generated: podman's or containerd's, captured from a
+    /// real run (Tests/Fixtures/engine-configs; docs/engines.md says how). What ties it to the
+    /// run it came from is replaced: root.path (the busybox rootfs), `args`, the bind sources
+    /// (podman's hosts, hostname, .containerenv and shm, made empty in the bundle), and the
+    /// cgroupsPath (berth's default, so that parallel tests do not share one). What this host
+    /// cannot give is lowered: rlimits above this process's hard limits, and limits whose
+    /// controller the host lacks (a hybrid host binds them to cgroup v1). Then `edit`.
+    public func engineBundle(_ engine: EngineConfig, _ args: [String], name: String? = nil,
+                             edit: (inout BundleConfig) throws -> Void = { _ in }) async throws -> TestBundle {
+        let path = directory.path + "/" + (name ?? "\(engine.rawValue)-bundle-\(next())")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let data = try Data(contentsOf: URL(fileURLWithPath: engine.fixturePath))
+        var config = BundleConfig(json: try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]))
+        config["root.path"] = rootfs
+        config.args = args
+        config.env = config.env + [marker]
+        config["linux.cgroupsPath"] = nil
+        var mounts = config["mounts"] as? [[String: Any]] ?? []
+        for index in mounts.indices where mounts[index]["type"] as? String == "bind" {
+            guard let destination = mounts[index]["destination"] as? String else { continue }
+            let source = path + "/binds" + destination
+            try FileManager.default.createDirectory(atPath: (source as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            if destination == "/dev/shm" {
+                try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+            } else {
+                FileManager.default.createFile(atPath: source, contents: Data())
+            }
+            mounts[index]["source"] = source
+        }
+        config["mounts"] = mounts
+        var rlimits = config["process.rlimits"] as? [[String: Any]] ?? []
+        for index in rlimits.indices {
+            guard let type = rlimits[index]["type"] as? String, let resource = EngineConfig.rlimitResources[type] else { continue }
+            var limit = rlimit()
+            getrlimit(__rlimit_resource_t(UInt32(resource)), &limit)
+            for key in ["soft", "hard"] {
+                if let value = rlimits[index][key] as? UInt64, value > UInt64(limit.rlim_max) { rlimits[index][key] = UInt64(limit.rlim_max) }
+            }
+        }
+        if !rlimits.isEmpty { config["process.rlimits"] = rlimits }
+        if var resources = config["linux.resources"] as? [String: Any] {
+            for (key, controller) in [("pids", "pids"), ("memory", "memory"), ("cpu", "cpu"), ("blockIO", "io")]
+            where !HostCgroup.controllers.contains(controller) {
+                resources[key] = nil
+            }
+            config["linux.resources"] = resources
+        }
+        try edit(&config)
+        let bundle = TestBundle(path: path)
+        try bundle.save(config)
+        return bundle
+    }
+
     /// `berth state ID` parsed; nil when berth fails (no such container).
     public func state(_ id: String) async throws -> [String: Any]? {
         let result = try await berth("state", id)
@@ -556,6 +622,12 @@ public func settledLeftovers(_ leftovers: () -> [String]) async -> [String] {
 /// The cgroup2 mount of this machine, from /proc/self/mountinfo: /sys/fs/cgroup/unified on a
 /// hybrid host, /sys/fs/cgroup in the VM.
 public enum HostCgroup {
+    /// The controllers the cgroup2 mount offers: none on a hybrid host, all in the VM.
+    public static var controllers: Set<String> {
+        guard let mount, let text = try? String(contentsOfFile: mount + "/cgroup.controllers", encoding: .utf8) else { return [] }
+        return Set(text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+    }
+
     public static let mount: String? = {
         guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") {
