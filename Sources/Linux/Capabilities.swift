@@ -25,6 +25,14 @@ public enum Capability {
     /// The number of a capability name such as `CAP_NET_RAW`; nil when there is no such name.
     public static func number(_ name: String) -> Int32? { numbers[name] }
 
+    /// True for a name of the form capabilities(7) uses: `CAP_` then upper-case letters, digits
+    /// and underscores. Such a name berth does not know may be a newer kernel's capability.
+    public static func isWellFormed(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard bytes.count > 4, bytes.starts(with: Array("CAP_".utf8)) else { return false }
+        return bytes.dropFirst(4).allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: "_") }
+    }
+
     /// The highest capability the running kernel knows.
     public static func lastCap() -> Int32 {
         if let text = try? Files.readString("/proc/sys/kernel/cap_last_cap"),
@@ -72,8 +80,11 @@ public enum Capability {
         }
         try sys("capset") { cap_set_proc(caps) }
         try sys("prctl", "PR_CAP_AMBIENT_CLEAR_ALL") { cap_reset_ambient() }
-        for cap in sets.ambient {
-            try sys("prctl", "PR_CAP_AMBIENT_RAISE \(names[Int(cap)])") { cap_set_ambient(cap_value_t(cap), CAP_SET) }
+        for cap in sets.ambient where cap_set_ambient(cap_value_t(cap), CAP_SET) != 0 {
+            // The plan keeps only permitted and inheritable ones; what the kernel still refuses
+            // (SECBIT_NO_CAP_AMBIENT_RAISE, EPERM) is skipped, as runc and crun skip it.
+            let code = Glibc.errno
+            if code != EPERM { throw BerthError(.system, "prctl PR_CAP_AMBIENT_RAISE \(names[Int(cap)])", errno: code) }
         }
     }
 }

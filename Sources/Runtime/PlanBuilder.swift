@@ -173,25 +173,7 @@ extension LaunchPlan {
         for (index, variable) in (process.env ?? []).enumerated() where !variable.contains("=") || variable.hasPrefix("=") {
             throw BerthError(.invalidConfig, "\(label).env[\(index)]: \"\(variable)\" is not KEY=VALUE")
         }
-        var capabilities: Capability.Sets?
-        if let caps = process.capabilities {
-            func numbers(_ names: [String]?, _ set: String) throws(BerthError) -> [Int32] {
-                let last = Capability.lastCap()
-                var result: [Int32] = []
-                for (index, name) in (names ?? []).enumerated() {
-                    guard let number = Capability.number(name) else {
-                        throw BerthError(.invalidConfig, "\(label).capabilities.\(set)[\(index)]: unknown capability \"\(name)\"")
-                    }
-                    // Known to Berth but not to this kernel: skipped, as runc does.
-                    if number <= last { result.append(number) }
-                }
-                return result
-            }
-            capabilities = Capability.Sets(
-                bounding: try numbers(caps.bounding, "bounding"), effective: try numbers(caps.effective, "effective"),
-                permitted: try numbers(caps.permitted, "permitted"), inheritable: try numbers(caps.inheritable, "inheritable"),
-                ambient: try numbers(caps.ambient, "ambient"))
-        }
+        let capabilities = try process.capabilities.map { (caps) throws(BerthError) in try capabilitySets(caps, label: "\(label).capabilities") }
         var rlimits: [Rlimit] = []
         for (index, limit) in (process.rlimits ?? []).enumerated() {
             guard let resource = Linux.Rlimit.resource(limit.type.rawValue) else {
@@ -212,6 +194,38 @@ extension LaunchPlan {
                            noNewPrivileges: process.noNewPrivileges ?? false, oomScoreAdj: process.oomScoreAdj,
                            terminal: process.terminal ?? false,
                            consoleSize: process.consoleSize.map { (UInt16(clamping: $0.height), UInt16(clamping: $0.width)) })
+    }
+
+    /// The five sets as numbers. A well-formed name berth does not know (a newer kernel's) is
+    /// skipped with a warning, as runtime-spec 1.2 asks and runc does; a malformed one is an error.
+    static func capabilitySets(_ caps: LinuxCapabilities, label: String) throws(BerthError) -> Capability.Sets {
+        let last = Capability.lastCap()
+        var unknown: [String] = []
+        func numbers(_ names: [String]?, _ set: String) throws(BerthError) -> [Int32] {
+            var result: [Int32] = []
+            for (index, name) in (names ?? []).enumerated() {
+                guard Capability.isWellFormed(name) else {
+                    throw BerthError(.invalidConfig, "\(label).\(set)[\(index)]: \"\(ErrorText.short(name))\" is not a capability name (CAP_ and upper-case letters, digits or _)")
+                }
+                guard let number = Capability.number(name) else {
+                    if !unknown.contains(name) { unknown.append(name) }
+                    continue
+                }
+                // Known to berth but not to this kernel: skipped, as runc does.
+                if number <= last { result.append(number) }
+            }
+            return result
+        }
+        let permitted = try numbers(caps.permitted, "permitted"), inheritable = try numbers(caps.inheritable, "inheritable")
+        // The kernel raises an ambient capability only when it is permitted and inheritable
+        // (PR_CAP_AMBIENT_RAISE fails with EPERM otherwise). runc and crun raise those they can
+        // and skip the rest without a word; `runc spec` lists ambient capabilities and no
+        // inheritable set, so refusing would fail every config that starts from it.
+        let ambient = try numbers(caps.ambient, "ambient").filter { permitted.contains($0) && inheritable.contains($0) }
+        let sets = Capability.Sets(bounding: try numbers(caps.bounding, "bounding"), effective: try numbers(caps.effective, "effective"),
+                                   permitted: permitted, inheritable: inheritable, ambient: ambient)
+        if !unknown.isEmpty { warn("\(label): ignoring unknown capabilities \(unknown.map(ErrorText.short).joined(separator: ", "))") }
+        return sets
     }
 
     static func hookSet(_ hooks: Hooks?) throws(BerthError) -> HookSet {

@@ -125,7 +125,7 @@ struct RefusedConfig: Sendable, CustomTestStringConvertible {
         RefusedConfig("apparmor profile", .unsupported, "process.apparmorProfile:") { $0.process?.apparmorProfile = "berth-default" },
         RefusedConfig("env entry without =", "process.env[2]:") { $0.process?.env?.append("JUSTANAME") },
         RefusedConfig("env entry starting with =", "process.env[2]:") { $0.process?.env?.append("=value") },
-        RefusedConfig("unknown capability", "process.capabilities.effective[1]:") { $0.process?.capabilities?.effective?[1] = "CAP_FLY" },
+        RefusedConfig("capability name in mixed case", "process.capabilities.effective[1]:") { $0.process?.capabilities?.effective?[1] = "CAP_Fly" },
         RefusedConfig("lowercase capability", "process.capabilities.bounding[0]:") { $0.process?.capabilities?.bounding?[0] = "cap_chown" },
         RefusedConfig("rlimit soft above hard", "process.rlimits[0]:") { $0.process?.rlimits = [POSIXRlimit(type: .nofile, hard: 10, soft: 20)] },
         RefusedConfig("rlimit twice", "process.rlimits[1].type:") {
