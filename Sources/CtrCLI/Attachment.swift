@@ -1,6 +1,7 @@
 import CShim
 import Glibc
 import Linux
+import Runtime
 import Supervisor
 import SupervisorAPI
 

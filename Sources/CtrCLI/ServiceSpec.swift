@@ -2,6 +2,7 @@ import Cgroup2
 import Glibc
 import Linux
 import OCI
+import Runtime
 
 /// The container's config.json: `ctr run`'s flags over a base, which is a BUNDLE's own
 /// config.json or, for a plain ROOTFS, the defaults of `berth spec` (default capabilities,

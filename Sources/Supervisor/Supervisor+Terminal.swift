@@ -1,6 +1,7 @@
 import CShim
 import Glibc
 import Linux
+import Runtime
 import SupervisorAPI
 
 /// A service with a terminal (-t): the supervisor holds each run's pty master, pumps it into the

@@ -5,7 +5,8 @@ import Testing
 
 /// Terminals through --console-socket, as engines use them: berth sends the pty master over the
 /// socket and the process gets the pts as its controlling terminal. The receiving end is a small
-/// python3 script standing in for containerd's shim or conmon.
+/// python3 script standing in for containerd's shim or conmon. And in the foreground without a
+/// socket, as users use them: berth proxies the pty to its own terminal (a test-made pty here).
 @Suite(.timeLimit(.minutes(5)))
 struct TerminalIntegrationTests {
     /// Receives the master, types `input` into it, and prints what the terminal shows.
@@ -98,6 +99,105 @@ struct TerminalIntegrationTests {
             let create = try await s.berth("create", "--console-socket", s.directory.path + "/none.sock", "--bundle", bundle.path, s.newID())
             #expect(create.status != 0)
             #expect(create.errorLine.contains("--console-socket"), "\(create)")
+        }
+    }
+
+    /// `berth ARGS...` on a terminal of the test's: the pts is its stdin, its stdout a file.
+    /// Returns once berth has put the terminal in raw mode, which it does just before it proxies.
+    static func spawnOnTerminal(_ s: BerthSandbox, _ terminal: TestTerminal, _ arguments: [String]) async throws -> SpawnedProcess {
+        let before = terminal.localModes
+        try #require(before & tcflag_t(ICANON) != 0)
+        let process = try s.spawnBerth(arguments, extraFiles: [terminal.stdin])
+        let raw = await eventually(timeout: TestTiming.settle) { terminal.localModes & tcflag_t(ICANON | ECHO) == 0 }
+        if !raw {
+            process.kill()
+            let result = await process.wait(timeout: 1)
+            Issue.record("berth did not put its terminal in raw mode: \(result)")
+            throw CancellationError()
+        }
+        return process
+    }
+
+    @Test func runOfARuncSpecBundleWithATerminalGivesAShell() async throws {
+        try await withBerthSandbox { s in
+            // `runc spec` as it comes (terminal true, `sh`): what a user runs first. Less its
+            // ambient capabilities, which it lists without inheritable ones (runc warns, berth
+            // refuses: a question for the capability code, not for the terminal).
+            let bundle = try await s.foreignBundle(.runc, ["sh"]) {
+                $0["process.terminal"] = true
+                $0["process.capabilities.ambient"] = nil
+            }
+            let terminal = try TestTerminal(rows: 30, columns: 100)
+            let before = terminal.localModes
+            let run = try await Self.spawnOnTerminal(s, terminal, ["run", "--bundle", bundle.path, s.newID()])
+            terminal.type("stty size; tty; echo hi; exit 3\r")
+            let result = await run.wait(timeout: TestTiming.command)
+            #expect(result.status == 3, "\(result)")
+            #expect(result.stdout.contains("\nhi\r\n"), "\(result)")
+            #expect(result.stdout.contains("30 100"), "the window size of berth's terminal: \(result)")
+            #expect(result.stdout.contains("/dev/pts/0"), "a pts of the container's devpts: \(result)")
+            #expect(terminal.localModes == before, "berth should restore its terminal's mode")
+            #expect(s.stateEntries.isEmpty, "run without --keep deletes the container")
+        }
+    }
+
+    @Test func runOnATerminalPassesWindowChanges() async throws {
+        try await withBerthSandbox { s in
+            let bundle = try await s.bundle(["sh"]) { $0["process.terminal"] = true }
+            let terminal = try TestTerminal(rows: 24, columns: 80)
+            let before = terminal.localModes
+            let run = try await Self.spawnOnTerminal(s, terminal, ["run", "--bundle", bundle.path, s.newID()])
+            terminal.resize(rows: 40, columns: 120)
+            // A terminal emulator's resize reaches the foreground group; berth runs in its own here.
+            kill(run.pid, SIGWINCH)
+            terminal.type("stty size\r")
+            #expect(await eventually(timeout: TestTiming.settle) { run.stdoutSoFar.contains("40 120") }, "\(run.stdoutSoFar)")
+            terminal.type("exit 0\r")
+            let result = await run.wait(timeout: TestTiming.command)
+            #expect(result.status == 0, "\(result)")
+            #expect(terminal.localModes == before, "berth should restore its terminal's mode")
+        }
+    }
+
+    @Test func execWithTtyWithoutAConsoleSocketProxiesTheTerminal() async throws {
+        try await withBerthSandbox { s in
+            let bundle = try await s.bundle(["sleep", "1000"])
+            let id = s.newID()
+            try #require(try await s.berth("run", "--detach", "--bundle", bundle.path, id).succeeded)
+            let terminal = try TestTerminal(rows: 25, columns: 91)
+            let before = terminal.localModes
+            let exec = try await Self.spawnOnTerminal(s, terminal, ["exec", "-t", id, "sh"])
+            terminal.type("stty size; test -t 0 && echo stdin-is-a-tty; exit 4\r")
+            let result = await exec.wait(timeout: TestTiming.command)
+            #expect(result.status == 4, "\(result)")
+            #expect(result.stdout.contains("25 91"), "\(result)")
+            #expect(result.stdout.contains("stdin-is-a-tty"), "\(result)")
+            #expect(terminal.localModes == before, "berth should restore its terminal's mode")
+            // A forwarded signal ends a process that is not the container's pid 1: 128 + 15.
+            let terminal2 = try TestTerminal(rows: 25, columns: 91)
+            let sleeper = try await Self.spawnOnTerminal(s, terminal2, ["exec", "-t", id, "sleep", "1000"])
+            kill(sleeper.pid, SIGTERM)
+            let ended = await sleeper.wait(timeout: TestTiming.command)
+            #expect(ended.status == 143, "\(ended)")
+            #expect(terminal2.localModes & tcflag_t(ICANON) != 0, "restored after a signal")
+            #expect(try await s.berth("delete", "--force", id).succeeded)
+        }
+    }
+
+    @Test func aDetachedTerminalWithoutAConsoleSocketIsRefused() async throws {
+        try await withBerthSandbox { s in
+            // As runc: nobody would hold the master of a detached container's terminal.
+            let bundle = try await s.bundle(["sh"]) { $0["process.terminal"] = true }
+            let run = try await s.berth("run", "--detach", "--bundle", bundle.path, s.newID())
+            #expect(run.status == 1, "\(run)")
+            #expect(run.errorLine.contains("--console-socket"), "\(run)")
+            let running = try await s.bundle(["sleep", "1000"])
+            let id = s.newID()
+            try #require(try await s.berth("run", "--detach", "--bundle", running.path, id).succeeded)
+            let exec = try await s.berth("exec", "--detach", "--tty", id, "sh")
+            #expect(exec.status == 1, "\(exec)")
+            #expect(exec.errorLine.contains("--console-socket"), "\(exec)")
+            #expect(try await s.berth("delete", "--force", id).succeeded)
         }
     }
 }

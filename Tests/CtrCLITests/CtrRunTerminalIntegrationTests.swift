@@ -8,8 +8,6 @@ import TestSupport
 /// a terminal service whose supervisor dies is hung up and adopted.
 @Suite(.timeLimit(.minutes(5)))
 struct CtrRunTerminalIntegrationTests {
-    typealias TestTerminal = CtrTerminalIntegrationTests.TestTerminal
-
     static func logs(_ s: CtrSandbox, _ name: String) async throws -> String {
         try await s.ctr("logs", name).stdout
     }

@@ -7,40 +7,6 @@ import TestSupport
 /// ctr's window size and raw mode, stdin passed through or /dev/null.
 @Suite(.timeLimit(.minutes(5)))
 struct CtrTerminalIntegrationTests {
-    /// A pty made by the test, standing in for the user's terminal: ctr gets its pts as stdin.
-    final class TestTerminal {
-        let master: Int32
-        let path: String
-        /// Open so that the terminal outlives ctr, and for reading its mode.
-        let terminal: Int32
-
-        init(rows: UInt16, columns: UInt16) throws {
-            var master: Int32 = -1, terminal: Int32 = -1
-            var size = winsize(ws_row: rows, ws_col: columns, ws_xpixel: 0, ws_ypixel: 0)
-            try #require(openpty(&master, &terminal, nil, nil, &size) == 0, "openpty: \(errno)")
-            self.master = master
-            self.terminal = terminal
-            path = String(cString: try #require(ttyname(terminal)))
-            // The test only types into it; a full buffer must not hang the test.
-            _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
-        }
-
-        var stdin: SpawnedProcess.ExtraFile { SpawnedProcess.ExtraFile(0, path, flags: O_RDWR) }
-
-        func type(_ text: String) { _ = text.withCString { write(master, $0, strlen($0)) } }
-
-        var localModes: tcflag_t {
-            var mode = termios()
-            _ = tcgetattr(terminal, &mode)
-            return mode.c_lflag
-        }
-
-        deinit {
-            close(terminal)
-            close(master)
-        }
-    }
-
     /// A file in the sandbox holding `text`, to be ctr's stdin.
     static func input(_ s: CtrSandbox, _ text: String) throws -> SpawnedProcess.ExtraFile {
         let path = s.directory.path + "/stdin-\(UInt32.random(in: 0...UInt32.max))"

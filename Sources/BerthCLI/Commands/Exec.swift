@@ -4,7 +4,8 @@ import OCI
 import Runtime
 
 /// `berth exec [--process F] [--env K=V] [--cwd DIR] [--user UID[:GID]] [--detach] [--pid-file F]
-/// [--preserve-fds N] ID [CMD ARGS...]`.
+/// [--preserve-fds N] [--tty] ID [CMD ARGS...]`. With a terminal and no --console-socket berth
+/// proxies the pty in the foreground, as runc does.
 enum ExecCommand {
     static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         let parsed = try Arguments(arguments,
@@ -44,16 +45,33 @@ enum ExecCommand {
             }
             if parsed.flag("no-new-privs") { process.noNewPrivileges = true }
         }
+        let detach = parsed.flag("detach")
+        let consoleSocket = try parsed.value("console-socket").map { (path) throws(BerthError) in try absolutePath(path) }
+        let proxied = !detach && process.terminal == true && consoleSocket == nil
+        if proxied, let size = Terminal.size() { process.consoleSize = ConsoleSize(height: UInt(size.rows), width: UInt(size.columns)) }
         var exec = Exec(store: store, id: id, process: process)
         exec.preserveFDs = try parsed.integer("preserve-fds", flag: "--preserve-fds") ?? 0
         exec.pidFile = try parsed.value("pid-file").map { (path) throws(BerthError) in try absolutePath(path) }
-        exec.consoleSocket = try parsed.value("console-socket").map { (path) throws(BerthError) in try absolutePath(path) }
-        let started = try exec.start()
-        guard !parsed.flag("detach"), let pidfd = started.pidfd else {
+        exec.consoleSocket = consoleSocket
+        // Held before the process exists, so that none sent in between is lost.
+        if !detach { try holdForwardedSignals() }
+        let (started, master) = try ConsolePair.receiving(proxied) { (connection) throws(BerthError) in
+            exec.consoleConnection = connection
+            return try exec.start()
+        } abandon: { started in
+            if let pidfd = started.pidfd { try? ProcessControl.signal(pidfd: pidfd, SIGKILL) }
+            _ = try? ProcessControl.wait(started.pid)
+            started.pidfd?.close()
+        }
+        defer { master?.close() }
+        guard !detach, let pidfd = started.pidfd else {
             started.pidfd?.close()
             return 0
         }
         defer { pidfd.close() }
+        if let master {
+            return try ForegroundTerminal(master: master, interactive: true).run(pid: started.pid, pidfd: pidfd).shellStatus
+        }
         return try waitForwardingSignals(pid: started.pid, pidfd: pidfd).shellStatus
     }
 

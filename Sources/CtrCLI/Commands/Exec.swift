@@ -99,13 +99,13 @@ enum ExecCommand: CtrCommand {
         guard let pidfd = started.pidfd else { throw BerthError(.system, "exec: no pidfd for the process") }
         defer { pidfd.close() }
         let master: FileDescriptor
-        do { master = FileDescriptor(rawValue: try sys("recvmsg", "console") { berth_receive_fd(ours.rawValue) }) } catch {
+        do { master = try ForegroundTerminal.receiveMaster(ours) } catch {
             try? ProcessControl.signal(pidfd: pidfd, SIGKILL)
             _ = try? ProcessControl.wait(started.pid)
             throw error
         }
         defer { master.close() }
-        return try ExecTerminal(master: master, interactive: interactive).run(pid: started.pid, pidfd: pidfd).shellStatus
+        return try ForegroundTerminal(master: master, interactive: interactive).run(pid: started.pid, pidfd: pidfd).shellStatus
     }
 
     /// Runs `body` (which starts the process, inheriting ctr's descriptors) with `path` on

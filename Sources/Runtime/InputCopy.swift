@@ -1,9 +1,9 @@
 import Glibc
 import Linux
 
-/// Copies a non-blocking source into a non-blocking target without ever blocking: ctr's stdin
-/// into a pty master or the service's stdin fifo, and in the supervisor stdin.fifo into the
-/// container's pty master. What the target cannot take yet waits in `pending`, and the source
+/// Copies a non-blocking source into a non-blocking target without ever blocking: berth's and
+/// ctr's stdin into a pty master (or a service's stdin fifo), and in the supervisor stdin.fifo
+/// into the container's pty master. What the target cannot take yet waits in `pending`, and the source
 /// is not read meanwhile, so a container that does not read its input cannot hang the copier.
 public struct InputCopy {
     public let source: FileDescriptor
