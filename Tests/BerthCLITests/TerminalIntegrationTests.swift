@@ -120,13 +120,8 @@ struct TerminalIntegrationTests {
 
     @Test func runOfARuncSpecBundleWithATerminalGivesAShell() async throws {
         try await withBerthSandbox { s in
-            // `runc spec` as it comes (terminal true, `sh`): what a user runs first. Less its
-            // ambient capabilities, which it lists without inheritable ones (runc warns, berth
-            // refuses: a question for the capability code, not for the terminal).
-            let bundle = try await s.foreignBundle(.runc, ["sh"]) {
-                $0["process.terminal"] = true
-                $0["process.capabilities.ambient"] = nil
-            }
+            // `runc spec` as it comes (terminal true, `sh`): what a user runs first.
+            let bundle = try await s.foreignBundle(.runc, ["sh"]) { $0["process.terminal"] = true }
             let terminal = try TestTerminal(rows: 30, columns: 100)
             let before = terminal.localModes
             let run = try await Self.spawnOnTerminal(s, terminal, ["run", "--bundle", bundle.path, s.newID()])
