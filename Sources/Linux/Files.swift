@@ -24,14 +24,18 @@ public enum Files {
         if written != bytes.count { throw BerthError(.system, "write \(path): short write") }
     }
 
-    /// Replaces `path` atomically: write a temporary file beside it, fsync, rename. A reader sees
-    /// the old or the new content, never a mix, and a crash leaves one of the two.
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600) throws(BerthError) {
+    /// Replaces `path` atomically: write a temporary file beside it, rename. A reader sees the old
+    /// or the new content, never a mix, and a process killed at any point leaves one of the two.
+    /// `durable` also fsyncs before the rename, so that a power loss or a kernel crash leaves one
+    /// of the two as well: for what must outlive a reboot (ctr's service definitions). A
+    /// container's runtime state describes processes that a reboot ends, so it goes without: on a
+    /// disk-backed state root each fsync is a journal commit the container's start waits for.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o600, durable: Bool = true) throws(BerthError) {
         let temporary = path + ".tmp"
         let fd = try FileDescriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, mode: mode)
         do {
             try fd.writeAll(bytes)
-            try sys("fsync", temporary) { Glibc.fsync(fd.rawValue) }
+            if durable { try sys("fsync", temporary) { Glibc.fsync(fd.rawValue) } }
             fd.close()
             try sys("rename", path) { Glibc.rename(temporary, path) }
         } catch {

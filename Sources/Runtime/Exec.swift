@@ -147,7 +147,7 @@ public struct Exec {
             pidfd?.close()
             throw BerthError(.system, String(decoding: message, as: UTF8.self))
         }
-        if let pidFile { try Files.writeAtomically(pidFile, Array(String(pid).utf8), mode: 0o644) }
+        if let pidFile { try Files.writeAtomically(pidFile, Array(String(pid).utf8), mode: 0o644, durable: false) }
         return (pid, pidfd)
     }
 }

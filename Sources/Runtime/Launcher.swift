@@ -46,7 +46,7 @@ public struct Launcher {
                                      poststop: plan.hooks.poststop.map(ContainerRecord.StoredHook.init))
         var cgroup: Cgroup?
         do throws(BerthError) {
-            try Files.writeAtomically(store.directory(plan.id) + "/config.json", configBytes)
+            try Files.writeAtomically(store.directory(plan.id) + "/config.json", configBytes, durable: false)
             if let mount = Cgroup.hostMount() {
                 let group = Cgroup(root: mount, path: plan.cgroupPath)
                 record.cgroupRoot = mount
@@ -174,7 +174,7 @@ public struct Launcher {
             }
             try channel.expect(.ready)
             try store.save(record)
-            if let pidFile { try Files.writeAtomically(pidFile, Array(String(record.pid).utf8), mode: 0o644) }
+            if let pidFile { try Files.writeAtomically(pidFile, Array(String(record.pid).utf8), mode: 0o644, durable: false) }
             try channel.send(.stateWritten)
         } catch {
             pidfd?.close()

@@ -99,7 +99,7 @@ public struct StateStore: Sendable {
         do { text = try encodeJSON(record, pretty: false) } catch {
             throw BerthError(.system, "encoding state of \(record.id): \(error)")
         }
-        try Files.writeAtomically(statePath(record.id), Array(text.utf8))
+        try Files.writeAtomically(statePath(record.id), Array(text.utf8), durable: false)
     }
 
     public func remove(_ id: String) {
