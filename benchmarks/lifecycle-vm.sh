@@ -2,8 +2,9 @@
 # `make bench`, VM part: the lifecycle benchmark WITH cgroup limits (memory 64M; cpu 50%: quota
 # 50000, period 100000), inside the test VM whose kernel runs cgroup v2 only, so that all three
 # runtimes create a cgroup, enable the memory and cpu controllers and write the limits. Sequential
-# `run` of /bin/true in the busybox bundle for berth, runc and crun, measured in the same run,
-# in interleaved rounds. Prints the median ms per container, the ratios and peak RSS.
+# `run` of /bin/true over the busybox rootfs for berth, runc and crun, measured in the same run,
+# in interleaved rounds (benchmarks/rounds.sh), with two configs: `berth spec`'s and `runc
+# spec`'s, each with the limits added. Prints the median ms per container, the ratios and peak RSS.
 #
 #   benchmarks/lifecycle-vm.sh [RUNS]      (default 30: the VM is software-emulated, ~10x slower)
 #
@@ -17,60 +18,49 @@ memory=$((64 << 20)) quota=50000 period=100000
 
 if [[ ${1:-} == --inside ]]; then
     runs=$2 berth=$3
+    source benchmarks/rounds.sh
     work=$(mktemp -d /tmp/berth-bench.XXXXXX)
     state=$(mktemp -d /run/berth-bench.XXXXXX)
     trap 'rm -rf "$work" "$state"' EXIT
     limits=".linux.resources.memory.limit = $memory | .linux.resources.cpu.quota = $quota | .linux.resources.cpu.period = $period"
-    # crun 1.8.1 knows runtime-spec versions up to 1.0.2; the config is otherwise berth's default.
-    for bundle in bundle check; do
-        if [[ $bundle == bundle ]]; then set -- /bin/true; else set -- cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max; fi
-        scripts/make-bundle.sh --oci-version 1.0.2 "$berth" "$work/$bundle" -- "$@"
-        jq "$limits" "$work/$bundle/config.json" >"$work/$bundle/config.json.new"
-        mv "$work/$bundle/config.json.new" "$work/$bundle/config.json"
+    # Two configs: berth spec's (crun 1.8.1 knows runtime-spec versions up to 1.0.2) and runc spec's.
+    for from in berth runc; do
+        for bundle in bundle check; do
+            if [[ $bundle == bundle ]]; then set -- /bin/true; else set -- cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max; fi
+            scripts/make-bundle.sh --oci-version 1.0.2 --from "$from" "$berth" "$work/$from-spec-$bundle" -- "$@"
+            jq "$limits" "$work/$from-spec-$bundle/config.json" >"$work/$from-spec-$bundle/config.json.new"
+            mv "$work/$from-spec-$bundle/config.json.new" "$work/$from-spec-$bundle/config.json"
+        done
     done
     # Each runtime must really apply the limits: the container reads them from its own cgroup.
-    for runtime in "$berth" runc crun; do
-        name=$(basename "$runtime")
-        got=$(cd "$work/check" && "$runtime" --root "$state/$name" run check | tr '\n' ' ')
-        if [[ $got != "$memory $quota $period " ]]; then
-            echo "lifecycle-vm: $name ran the container with memory.max, cpu.max = '$got'" >&2
-            exit 1
-        fi
-    done
-    # Interleaved rounds, not hyperfine: hyperfine (which works here) times each runtime's whole
-    # series back to back, and on a shared host a burst of background load then lands on one
-    # runtime only (the same binaries measured 211 ms and 59 ms for berth in two such runs). Each
-    # round runs the three once, in a rotating order; times from bash's clock, no fork around them.
-    cd "$work/bundle"
-    names=(berth crun runc)
-    declare -A binary=([berth]=$berth [crun]=crun [runc]=runc)
-    warmup=3
-    for ((round = -warmup; round < runs; round++)); do
-        for ((k = 0; k < 3; k++)); do
-            name=${names[(k + round + warmup) % 3]}
-            start=$EPOCHREALTIME
-            "${binary[$name]}" --root "$state/$name" run "b-$name" >/dev/null ||
-                { echo "lifecycle-vm: $name run failed" >&2; exit 1; }
-            end=$EPOCHREALTIME
-            ((round < 0)) || echo "$name $((${end/./} - ${start/./}))" >>"$work/times"
+    entries=()
+    for from in berth runc; do
+        for name in berth crun runc; do
+            binary=$name
+            [[ $name == berth ]] && binary=$berth
+            got=$("$binary" --root "$state/$name" run --bundle "$work/$from-spec-check" check | tr '\n' ' ')
+            if [[ $got != "$memory $quota $period " ]]; then
+                echo "lifecycle-vm: $name ran the $from-spec container with memory.max, cpu.max = '$got'" >&2
+                exit 1
+            fi
+            entries+=("$name@$from-spec" "$binary --root $state/$name run --bundle $work/$from-spec-bundle b")
         done
-        ((round < 0 || (round + 1) % 10)) || echo "lifecycle-vm: $((round + 1))/$runs rounds" >&2
     done
+    time_rounds "$runs" 3 "$work/times" "${entries[@]}"
     for runtime in "$berth" crun runc; do
-        /usr/bin/time -f "%M" -o "$work/rss-$(basename "$runtime")" "$runtime" --root "$state/x" run rss >/dev/null
+        /usr/bin/time -f "%M" -o "$work/rss-$(basename "$runtime")" "$runtime" --root "$state/x" run --bundle "$work/berth-spec-bundle" rss >/dev/null
     done
     echo "$marker"
-    jq -M -c -R -s --arg rb "$(<"$work/rss-berth")" --arg rc "$(<"$work/rss-crun")" --arg rr "$(<"$work/rss-runc")" \
+    jq -M -c -R -s "$rounds_summary" "$work/times" | jq -M -c --arg rb "$(<"$work/rss-berth")" --arg rc "$(<"$work/rss-crun")" --arg rr "$(<"$work/rss-runc")" \
         --arg kernel "$(uname -r)" --argjson runs "$runs" \
         --argjson memory "$memory" --argjson quota "$quota" --argjson period "$period" '
-        def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-        split("\n") | map(select(length > 0) | split(" ") | {name: .[0], ms: (.[1] | tonumber / 1000)})
-        | group_by(.name) | map({key: .[0].name, value: map(.ms)}) | from_entries as $t |
-        ($t | map_values(median)) as $m |
-        {median_ms: $m, min_ms: ($t | map_values(min)), max_ms: ($t | map_values(max)), ratio_berth_to_crun: ($m.berth / $m.crun), ratio_berth_to_runc: ($m.berth / $m.runc),
+        . as $t |
+        def bundle($b): {berth: $t["berth@\($b)"].median_ms, crun: $t["crun@\($b)"].median_ms, runc: $t["runc@\($b)"].median_ms} as $m |
+            {median_ms: $m, ratio_berth_to_crun: ($m.berth / $m.crun), ratio_berth_to_runc: ($m.berth / $m.runc)};
+        {bundles: {"berth-spec": bundle("berth-spec"), "runc-spec": bundle("runc-spec")}, timings: $t,
          peak_rss_kb: {berth: ($rb|tonumber), crun: ($rc|tonumber), runc: ($rr|tonumber)}, runs: $runs,
          limits: {memory_max: $memory, cpu_quota: $quota, cpu_period: $period},
-         where: ("qemu TCG VM, cgroup v2 only, kernel " + $kernel)}' "$work/times"
+         where: ("qemu TCG VM, cgroup v2 only, kernel " + $kernel)}'
     exit 0
 fi
 
@@ -93,7 +83,6 @@ result=$(sed -n "/^$marker\$/{n;p;q}" "$log")
 # The VM's CPUs are threads of this host: its load during the run says how noisy the figures are.
 jq --arg load "$load_before / $(cut -d' ' -f1-3 /proc/loadavg)" '. + {host_loadavg_before_after: $load}' <<<"$result" \
     >"$out/lifecycle-vm.json"
-jq -r '"lifecycle in the VM with limits (memory 64M, cpu 50%): median ms per container (\(.runs) sequential runs of /bin/true)",
-  "  berth \(.median_ms.berth | .*10|round/10)   crun \(.median_ms.crun | .*10|round/10)   runc \(.median_ms.runc | .*10|round/10)",
-  "  berth/crun \(.ratio_berth_to_crun | .*100|round/100)   berth/runc \(.ratio_berth_to_runc | .*100|round/100)   (target berth/crun <= 1)",
+jq -r '"lifecycle in the VM with limits (memory 64M, cpu 50%): median ms per container (\(.runs) interleaved rounds of /bin/true)",
+  (.bundles | to_entries[] | "  \(.key):  berth \(.value.median_ms.berth | .*10|round/10)   crun \(.value.median_ms.crun | .*10|round/10)   runc \(.value.median_ms.runc | .*10|round/10)   berth/crun \(.value.ratio_berth_to_crun | .*100|round/100)   berth/runc \(.value.ratio_berth_to_runc | .*100|round/100)"),
   "  peak RSS kB: berth \(.peak_rss_kb.berth)   crun \(.peak_rss_kb.crun)   runc \(.peak_rss_kb.runc)"' "$out/lifecycle-vm.json"

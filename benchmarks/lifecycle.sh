@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# `make bench`, lifecycle part: sequential `run` of /bin/true in the busybox bundle for berth, runc
-# and crun, measured in the same run. Prints the median ms per container, ratios, and peak RSS.
+# `make bench`, lifecycle part: sequential `run` of /bin/true for berth, runc and crun, measured in
+# the same run, with two bundles over the busybox rootfs: the config `berth spec` writes (with its
+# default seccomp profile) and the one `runc spec` writes (no seccomp, three capabilities, the
+# config most tools start from). Prints the median ms per container and the ratios for each
+# bundle, and peak RSS.
 #
-#   benchmarks/lifecycle.sh [RUNS]      (default 100)
+#   benchmarks/lifecycle.sh [RUNS]      (default 100 rounds; each round runs all six once)
 #
 # crun 1.8 refuses a hybrid cgroup host, so every runtime runs in a private mount namespace in
 # which /sys/fs/cgroup/unified is unmounted: the three do the same work (no cgroup at all), and
@@ -17,35 +20,44 @@ work=$(mktemp -d /tmp/berth-bench.XXXXXX)
 state=$(mktemp -d /run/berth-bench.XXXXXX)
 trap 'rm -rf "$work" "$state"' EXIT
 mkdir -p "$out"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# crun 1.8.1 knows runtime-spec versions up to 1.0.2; the config is otherwise berth's default.
-scripts/make-bundle.sh --oci-version 1.0.2 "$berth" "$work/bundle" -- /bin/true
+# crun 1.8.1 knows runtime-spec versions up to 1.0.2.
+scripts/make-bundle.sh --oci-version 1.0.2 "$berth" "$work/berth-spec" -- /bin/true
+scripts/make-bundle.sh --from runc "$berth" "$work/runc-spec" -- /bin/true
 
 inner() {
-    cd "$work/bundle"
+    source benchmarks/rounds.sh
     if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
-    for runtime in "$berth" runc crun; do
-        "$runtime" --root "$state/$(basename "$runtime")" run bench-check >/dev/null
+    local -a entries=()
+    for bundle in berth-spec runc-spec; do
+        for runtime in berth crun runc; do
+            binary=$runtime
+            [[ $runtime == berth ]] && binary=$berth
+            "$binary" --root "$state/$runtime" run --bundle "$work/$bundle" check >/dev/null
+            entries+=("$runtime@$bundle" "$binary --root $state/$runtime run --bundle $work/$bundle b")
+        done
     done
-    hyperfine -N --style basic --warmup 10 --runs "$runs" --export-json "$work/times.json" \
-        -n berth "$berth --root $state/berth run b" \
-        -n crun "crun --root $state/crun run c" \
-        -n runc "runc --root $state/runc run r" >&2
+    time_rounds "$runs" 5 "$work/times" "${entries[@]}"
     for runtime in "$berth" crun runc; do
-        /usr/bin/time -f "%M" -o "$work/rss-$(basename "$runtime")" "$runtime" --root "$state/x" run rss >/dev/null
+        /usr/bin/time -f "%M" -o "$work/rss-$(basename "$runtime")" "$runtime" --root "$state/x" run --bundle "$work/berth-spec" rss >/dev/null
     done
 }
 export -f inner
 export work state berth runs
 unshare --mount --propagation private bash -c inner
 
-jq -n --slurpfile t "$work/times.json" \
-    --arg rb "$(<"$work/rss-berth")" --arg rc "$(<"$work/rss-crun")" --arg rr "$(<"$work/rss-runc")" '
-    ($t[0].results | map({(.command): (.median * 1000)}) | add) as $m |
-    {median_ms: $m, ratio_berth_to_crun: ($m.berth / $m.crun), ratio_berth_to_runc: ($m.berth / $m.runc),
-     peak_rss_kb: {berth: ($rb|tonumber), crun: ($rc|tonumber), runc: ($rr|tonumber)}, runs: '"$runs"'}' \
-    >"$out/lifecycle.json"
-jq -r '"lifecycle: median ms per container (\(.runs) sequential runs of /bin/true)",
-  "  berth \(.median_ms.berth | .*100|round/100)   crun \(.median_ms.crun | .*100|round/100)   runc \(.median_ms.runc | .*100|round/100)",
-  "  berth/crun \(.ratio_berth_to_crun | .*100|round/100)   berth/runc \(.ratio_berth_to_runc | .*100|round/100)   (target berth/crun <= 0.8)",
-  "  peak RSS kB: berth \(.peak_rss_kb.berth)   crun \(.peak_rss_kb.crun)   runc \(.peak_rss_kb.runc)"' "$out/lifecycle.json"
+source benchmarks/rounds.sh
+jq -R -s "$rounds_summary" "$work/times" >"$work/summary.json"
+jq -n --slurpfile s "$work/summary.json" --argjson runs "$runs" \
+    --arg rb "$(<"$work/rss-berth")" --arg rc "$(<"$work/rss-crun")" --arg rr "$(<"$work/rss-runc")" \
+    --arg load "$load_before / $(cut -d' ' -f1-3 /proc/loadavg)" '
+    $s[0] as $t |
+    def bundle($b): {berth: $t["berth@\($b)"].median_ms, crun: $t["crun@\($b)"].median_ms, runc: $t["runc@\($b)"].median_ms} as $m |
+        {median_ms: $m, ratio_berth_to_crun: ($m.berth / $m.crun), ratio_berth_to_runc: ($m.berth / $m.runc)};
+    {bundles: {"berth-spec": bundle("berth-spec"), "runc-spec": bundle("runc-spec")}, timings: $t,
+     peak_rss_kb: {berth: ($rb|tonumber), crun: ($rc|tonumber), runc: ($rr|tonumber)}, runs: $runs,
+     host_loadavg_before_after: $load}' >"$out/lifecycle.json"
+jq -r '"lifecycle: median ms per container (\(.runs) interleaved rounds of /bin/true; load \(.host_loadavg_before_after))",
+  (.bundles | to_entries[] | "  \(.key):  berth \(.value.median_ms.berth | .*100|round/100)   crun \(.value.median_ms.crun | .*100|round/100)   runc \(.value.median_ms.runc | .*100|round/100)   berth/crun \(.value.ratio_berth_to_crun | .*100|round/100)   berth/runc \(.value.ratio_berth_to_runc | .*100|round/100)"),
+  "  peak RSS kB (berth-spec): berth \(.peak_rss_kb.berth)   crun \(.peak_rss_kb.crun)   runc \(.peak_rss_kb.runc)"' "$out/lifecycle.json"
