@@ -59,7 +59,7 @@ struct ContainerInit {
             try channel.expect(.hooksDone)
         }
         // createContainer hooks run in the container's mount namespace, before pivot_root.
-        try runHooks(plan.hooks.createContainer, state: try stateJSON(pid: hostPid, status: .created))
+        try runHooks(plan.hooks.createContainer, state: try containerHookState(), defaultEnvironment: plan.process.environment)
         try rootfs.enter()
         // sysctls go through /proc/sys before readonlyPaths make it read-only.
         try rootfs.writeSysctls()
@@ -98,7 +98,7 @@ struct ContainerInit {
         try fifo.writeAll("0")
         fifo.close()
         execFifo.close()
-        try runHooks(plan.hooks.startContainer, state: try stateJSON(pid: hostPid, status: .running))
+        try runHooks(plan.hooks.startContainer, state: try containerHookState(), defaultEnvironment: plan.process.environment)
         var identity = ProcessIdentity(process: plan.process, seccomp: plan.seccomp)
         if let seccompAgent {
             // Encoded now: after the filter is loaded, nothing but the send may remain to do.
@@ -198,8 +198,12 @@ struct ContainerInit {
         }
     }
 
-    private func stateJSON(pid: Int32, status: ContainerStatus) throws(BerthError) -> String {
-        try ContainerState(id: plan.id, status: status, pid: pid, bundle: plan.bundle, annotations: plan.annotations).json()
+    /// The state a hook in the container's namespaces reads: "created" until the process runs
+    /// (runc passes "created" to startContainer as well), and the pid as the container sees it,
+    /// as the runtime-spec asks for such hooks. Without an `env` of their own these hooks get the
+    /// process's environment, as in runc, not berth's, which is the host's.
+    private func containerHookState() throws(BerthError) -> String {
+        try ContainerState(id: plan.id, status: .created, pid: Glibc.getpid(), bundle: plan.bundle, annotations: plan.annotations).json()
     }
 }
 

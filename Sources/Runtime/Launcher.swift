@@ -167,7 +167,8 @@ public struct Launcher {
             record.pidStartTime = ProcessControl.startTime(record.pid) ?? 0
             if plan.hooks.beforePivot {
                 try channel.expect(.rootfsPrepared)
-                let state = try ContainerState(id: plan.id, status: .creating, pid: record.pid, bundle: plan.bundle, annotations: plan.annotations).json()
+                // "created", as crun passes and runtime-tools' hooks_stdin expects (runc: "creating").
+                let state = try ContainerState(id: plan.id, status: .created, pid: record.pid, bundle: plan.bundle, annotations: plan.annotations).json()
                 try runHooks(plan.hooks.prestart, state: state)
                 try runHooks(plan.hooks.createRuntime, state: state)
                 try channel.send(.hooksDone)

@@ -235,7 +235,7 @@ extension LaunchPlan {
                 let label = "hooks.\(name)[\(index)]"
                 guard hook.path.hasPrefix("/") else { throw BerthError(.invalidConfig, "\(label).path: \"\(hook.path)\" must be an absolute path") }
                 if let timeout = hook.timeout, timeout <= 0 { throw BerthError(.invalidConfig, "\(label).timeout: must be positive") }
-                return HookCommand(label: label, path: hook.path, arguments: hook.args ?? [], environment: hook.env ?? [], timeoutSeconds: hook.timeout)
+                return HookCommand(label: label, path: hook.path, arguments: hook.args ?? [], environment: hook.env, timeoutSeconds: hook.timeout)
             }
         }
         return HookSet(prestart: try commands(hooks.prestart, "prestart"), createRuntime: try commands(hooks.createRuntime, "createRuntime"),

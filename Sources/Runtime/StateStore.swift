@@ -27,7 +27,8 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
         public var label: String
         public var path: String
         public var args: [String]
-        public var env: [String]
+        /// nil: the config gave none, so the hook gets the environment of the berth that runs it.
+        public var env: [String]?
         public var timeout: Int?
     }
 

@@ -59,9 +59,11 @@ struct HookTests {
             let pid = try #require(try await s.state(id)?["pid"] as? Int)
             let containerMountNamespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/mnt")
             #expect(containerMountNamespace != hostMountNamespace)
-            try check("prestart", status: "creating", pid: pid)
-            try check("createRuntime", status: "creating", pid: pid)
-            try check("createContainer", status: "created", pid: pid)
+            // "created", as crun passes and runtime-tools expects; the container-namespace hooks
+            // get the pid as the container sees it (runtime-spec), 1 in its own pid namespace.
+            try check("prestart", status: "created", pid: pid)
+            try check("createRuntime", status: "created", pid: pid)
+            try check("createContainer", status: "created", pid: 1)
             #expect(bundle.read("hooks/prestart.mnt") == hostMountNamespace + "\n")
             #expect(bundle.read("hooks/createRuntime.mnt") == hostMountNamespace + "\n")
             #expect(bundle.read("hooks/createContainer.mnt") == containerMountNamespace + "\n")
@@ -71,7 +73,7 @@ struct HookTests {
             try #require(start.succeeded, "\(start)")
             try #require(await eventually { order().count == 5 }, "hooks so far: \(order())")
             #expect(Set(order().suffix(2)) == ["startContainer", "poststart"])
-            try check("startContainer", status: "running", pid: pid)
+            try check("startContainer", status: "created", pid: 1)
             try check("poststart", status: "running", pid: pid)
             #expect(bundle.read("hooks/startContainer.mnt") == containerMountNamespace + "\n")
             #expect(bundle.read("hooks/poststart.mnt") == hostMountNamespace + "\n")
@@ -139,6 +141,129 @@ struct HookTests {
             #expect(start.stderr.contains("hooks.poststart[0]"), "\(start)")
             #expect(try await s.status(id) == "running")
             #expect(try await s.berth("delete", "--force", id).succeeded)
+        }
+    }
+
+    // MARK: - Bundles from `runc spec`
+
+    /// A hook need not read its stdin, and a state with large annotations does not fit in a pipe:
+    /// berth must neither block nor die of SIGPIPE (it did, exit 141, and a poststop hook then
+    /// left a container that could never be deleted). runc returns 0 for each.
+    @Test func hooksThatDoNotReadALargeStateLeaveBerthUnharmed() async throws {
+        try await withBerthSandbox { s in
+            let bundle = try await s.foreignBundle(.runc, ["sleep", "1000"]) {
+                $0["annotations"] = ["pad": String(repeating: "A", count: 100_000)]
+                var hooks: [String: Any] = [:]
+                for kind in ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] {
+                    hooks[kind] = [["path": "/bin/true"]]
+                }
+                $0["hooks"] = hooks
+            }
+            let id = s.newID()
+            let create = try await s.berth("create", "--bundle", bundle.path, id)
+            #expect(create.status == 0, "\(create.status) \(create.errorLine)")
+            let start = try await s.berth("start", id)
+            #expect(start.status == 0, "\(start.status) \(start.errorLine)")
+            let delete = try await s.berth("delete", "--force", id)
+            #expect(delete.status == 0, "\(delete.status) \(delete.errorLine)")
+            #expect(try await s.state(id) == nil)
+            #expect(!FileManager.default.fileExists(atPath: s.stateRoot + "/" + id))
+        }
+    }
+
+    /// A hook that reads its stdin gets the whole state, however large.
+    @Test func hookReadsTheWholeLargeState() async throws {
+        try await withBerthSandbox { s in
+            let bundle = try await s.foreignBundle(.runc, ["true"]) {
+                $0["annotations"] = ["pad": String(repeating: "A", count: 300_000)]
+                $0["hooks"] = ["prestart": [["path": "/bin/sh", "args": ["sh", "-c", "sleep 0.2; cat > \"$0\"", "STATE"]]]]
+            }
+            var config = try bundle.config()
+            config["hooks.prestart.0.args.3"] = bundle.path + "/state.json"
+            try bundle.save(config)
+            let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(run.status == 0, "\(run.status) \(run.errorLine)")
+            let text = try #require(bundle.read("state.json"))
+            let state = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            #expect((state["annotations"] as? [String: String])?["pad"]?.count == 300_000)
+        }
+    }
+
+    /// A hook that neither reads nor exits is killed at its timeout; create fails cleanly.
+    @Test func hookThatNeverReadsIsKilledAtItsTimeout() async throws {
+        try await withBerthSandbox { s in
+            let bundle = try await s.foreignBundle(.runc, ["true"]) {
+                $0["annotations"] = ["pad": String(repeating: "A", count: 100_000)]
+                $0["hooks"] = ["createRuntime": [["path": "/bin/sleep", "args": ["sleep", "1000"], "timeout": 1]]]
+            }
+            let started = Date()
+            let create = try await s.berth("create", "--bundle", bundle.path, s.newID())
+            #expect(create.status != 0 && !create.timedOut, "\(create)")
+            #expect(create.errorLine.contains("hooks.createRuntime[0]") && create.errorLine.contains("timed out"), "\(create)")
+            #expect(Date().timeIntervalSince(started) < 30)
+        }
+    }
+
+    /// The state each hook kind reads, as crun passes it and runtime-tools checks it (runc gives
+    /// prestart and createRuntime "creating", and poststart "created").
+    @Test func eachHookKindReadsItsState() async throws {
+        try await withBerthSandbox { s in
+            let bundle = try await s.foreignBundle(.runc, ["sh", "-c", "while [ ! -e /tmp/hooks/go ]; do sleep 0.05; done"])
+            let hooks = try bundle.makeDirectory("hooks")
+            var config = try bundle.config()
+            config.bindUnderTmp(hooks, at: "/tmp/hooks")
+            var table: [String: Any] = [:]
+            for kind in ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] {
+                let dir = kind == "startContainer" ? "/tmp/hooks" : hooks
+                table[kind] = [["path": "/bin/sh", "args": ["sh", "-c", "cat > \(dir)/\(kind)"]]]
+            }
+            config["hooks"] = table
+            try bundle.save(config)
+            let id = s.newID()
+            try #require(try await s.berth("create", "--bundle", bundle.path, id).succeeded)
+            let pid = try #require(try await s.state(id)?["pid"] as? Int)
+            try #require(try await s.berth("start", id).succeeded)
+            #expect(FileManager.default.createFile(atPath: hooks + "/go", contents: nil))
+            #expect(try await s.waitForStatus(id, "stopped") == "stopped")
+            try #require(try await s.berth("delete", id).succeeded)
+            let expected: [(String, String, Int)] = [("prestart", "created", pid), ("createRuntime", "created", pid), ("createContainer", "created", 1),
+                                                     ("startContainer", "created", 1), ("poststart", "running", pid), ("poststop", "stopped", 0)]
+            for (kind, status, pid) in expected {
+                let text = try #require(bundle.read("hooks/\(kind)"), "the \(kind) hook did not run")
+                let state = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(kind): \(text)")
+                #expect(state["status"] as? String == status, "\(kind): \(text)")
+                #expect(state["pid"] as? Int ?? 0 == pid, "\(kind): \(text)")
+                #expect(state["id"] as? String == id, "\(kind): \(text)")
+            }
+        }
+    }
+
+    /// A hook without `env` gets berth's own environment in the runtime namespace and the
+    /// process's in the container's, as in runc; never an empty one.
+    @Test func hookWithoutEnvGetsTheRuntimesOrTheProcesssEnvironment() async throws {
+        try await withBerthSandbox { s in
+            let bundle = try await s.foreignBundle(.runc, ["true"]) { $0.env = $0.env + ["ONLY_IN_THE_PROCESS=1"] }
+            let hooks = try bundle.makeDirectory("hooks")
+            var config = try bundle.config()
+            config.bindUnderTmp(hooks, at: "/tmp/hooks")
+            var table: [String: Any] = [:]
+            for kind in ["prestart", "createContainer", "startContainer", "poststart", "poststop"] {
+                let dir = kind == "startContainer" ? "/tmp/hooks" : hooks
+                table[kind] = [["path": "/bin/sh", "args": ["sh", "-c", "env > \(dir)/\(kind)"]]]
+            }
+            table["createRuntime"] = [["path": "/bin/sh", "args": ["sh", "-c", "env > \(hooks)/createRuntime"], "env": ["ONLY=this"]]]
+            config["hooks"] = table
+            try bundle.save(config)
+            let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(run.status == 0, "\(run)")
+            func environment(_ kind: String) -> Set<String> { Set((bundle.read("hooks/\(kind)") ?? "").split(separator: "\n").map(String.init)) }
+            for kind in ["prestart", "poststart", "poststop"] {
+                #expect(environment(kind).contains(s.marker) && !environment(kind).contains("ONLY_IN_THE_PROCESS=1"), "\(kind): \(environment(kind))")
+            }
+            for kind in ["createContainer", "startContainer"] {
+                #expect(environment(kind).contains("ONLY_IN_THE_PROCESS=1"), "\(kind): \(environment(kind))")
+            }
+            #expect(environment("createRuntime").contains("ONLY=this") && !environment("createRuntime").contains(s.marker), "\(environment("createRuntime"))")
         }
     }
 }
