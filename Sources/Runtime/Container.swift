@@ -89,19 +89,25 @@ public struct Containers {
     /// Sends `signal` to the init, or with `all` to every process of the container. As runc:
     /// `all` on a stopped container signals what is left in its cgroup and is not an error; a
     /// stopped container's init cannot be signalled, and the error says "container not running",
-    /// which containerd's shim takes to mean "already finished".
+    /// which containerd's shim takes to mean "already finished". SIGKILL of a container without
+    /// a pid namespace of its own kills its whole cgroup, init gone or not, as runc 1.2 does:
+    /// only the death of a namespace's init takes the other processes with it.
     public func kill(_ id: String, signal: Int32, all: Bool) throws(BerthError) {
         let lock = try store.lock(id)
         defer { lock.close() }
         guard let record = try store.load(id) else { throw BerthError(.invalidState, "container \"\(id)\" is still being created") }
         let status = store.status(of: record, id: id)
-        guard status != .stopped || all else { throw BerthError(.invalidState, "container \"\(id)\" is stopped: container not running") }
-        if all, let location = record.cgroup {
-            let cgroup = Cgroup(root: location.root, path: location.path)
+        let cgroup = record.cgroup.map { Cgroup(root: $0.root, path: $0.path) }
+        if all, let cgroup {
             guard cgroup.exists else { return }
             if signal == SIGKILL { try cgroup.killAll() } else { cgroup.signalAll(signal) }
             return
         }
+        if signal == SIGKILL, let cgroup, cgroup.exists, !cgroup.processes().isEmpty, !hasOwnPidNamespace(id) {
+            try cgroup.killAll()
+            return
+        }
+        guard status != .stopped || all else { throw BerthError(.invalidState, "container \"\(id)\" is stopped: container not running") }
         if status == .stopped { return }
         // A pidfd checked against the recorded start time cannot hit a recycled pid.
         let pidfd = try ProcessControl.openPidfd(record.pid)
@@ -112,13 +118,21 @@ public struct Containers {
         try ProcessControl.signal(pidfd: pidfd, signal)
     }
 
-    /// Removes a stopped container; with `force` kills a live one first. Runs poststop hooks.
+    /// True when the container's config asks for a new pid namespace; a config that cannot be
+    /// read counts as one, so that kill falls back to signalling the init alone, as before.
+    private func hasOwnPidNamespace(_ id: String) -> Bool {
+        guard let spec = try? Exec.containerSpec(store: store, id: id) else { return true }
+        return spec.linux?.namespaces?.contains { $0.type == .pid && ($0.path ?? "").isEmpty } ?? false
+    }
+
+    /// Removes a stopped or created container (as runc, a created one's init is killed: it has
+    /// run nothing of the user's yet); with `force` kills a live one first. Runs poststop hooks.
     public func delete(_ id: String, force: Bool) throws(BerthError) {
         let lock = try store.lock(id)
         defer { lock.close() }
         let record = try store.load(id)
         let status = store.status(of: record, id: id)
-        if status != .stopped && !force {
+        if status != .stopped && status != .created && !force {
             throw BerthError(.invalidState, "container \"\(id)\" is \(status.rawValue): stop it first or use --force")
         }
         if let record {

@@ -46,7 +46,9 @@ extension Containers {
 
     /// The pids (as the host sees them) of every process in the container.
     public func processes(_ id: String) throws(BerthError) -> [pid_t] {
-        try cgroup(of: id, allowed: [.created, .running, .paused], for: "list processes of").0.processes()
+        // Stopped too, as runc: without a pid namespace of its own, a stopped container's
+        // children may live on in its cgroup.
+        try cgroup(of: id, allowed: [.created, .running, .paused, .stopped], for: "list processes of").0.processes()
     }
 
     /// Whether the container is still alive, for `events` to know when to stop.

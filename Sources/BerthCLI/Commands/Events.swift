@@ -14,7 +14,7 @@ enum EventsCommand {
         let interval = try duration(parsed.value("interval") ?? "5s")
         let containers = Containers(store: globals.store)
         if parsed.flag("stats") {
-            try emit("stats", id: id, data: try encoded(try containers.stats(id)))
+            try emit("stats", id: id, data: try statsData(containers, id))
             return 0
         }
         var oomKills = containers.oomKills(id)
@@ -26,7 +26,7 @@ enum EventsCommand {
             if kills > oomKills { try emit("oom", id: id, data: nil) }
             oomKills = kills
             if sinceStats >= interval {
-                if let stats = try? containers.stats(id) { try emit("stats", id: id, data: try encoded(stats)) }
+                if let data = try? statsData(containers, id) { try emit("stats", id: id, data: data) }
                 sinceStats = 0
             }
             usleep(useconds_t(tick))
@@ -42,8 +42,11 @@ enum EventsCommand {
         try FileDescriptor.standardOutput.writeAll(JSONValue.object(members).serialized() + "\n")
     }
 
-    static func encoded(_ value: some Encodable) throws(BerthError) -> JSONValue {
-        do { return try encodeJSONValue(value) } catch { throw BerthError(.system, "encoding an event: \(error)") }
+    /// One statistics sample in runc's layout (`RuncStats`).
+    static func statsData(_ containers: Containers, _ id: String) throws(BerthError) -> JSONValue {
+        let stats = try containers.stats(id)
+        let count = stats.pids?.current == nil ? ((try? containers.processes(id))?.count ?? 0) : 0
+        return try RuncStats.data(stats, processCount: count)
     }
 
     /// A duration such as 5s, 500ms or 1m, in microseconds.

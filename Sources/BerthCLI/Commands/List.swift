@@ -28,9 +28,12 @@ enum ListCommand {
                 rows.append([entry.id, String(entry.status == .stopped ? 0 : entry.record?.pid ?? 0), entry.status.rawValue,
                              entry.record?.bundle ?? "", entry.record?.created ?? "", "root"])
             }
-            let widths = (0..<6).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            // runc's tabwriter: columns at least 12 wide, 3 spaces of padding, the last unpadded.
+            let widths = (0..<6).map { column in max(12, (rows.map { $0[column].count }.max() ?? 0) + 3) }
             for row in rows {
-                output += row.enumerated().map { $1 + String(repeating: " ", count: widths[$0] - $1.count) }.joined(separator: "   ") + "\n"
+                output += row.enumerated().map { column, cell in
+                    column == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
+                }.joined() + "\n"
             }
         }
         try FileDescriptor.standardOutput.writeAll(output)
