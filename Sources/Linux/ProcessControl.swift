@@ -73,6 +73,8 @@ public enum ProcessControl {
         let child = try clone(cgroup: cgroup)
         if child.pid == 0 {
             if let standardInput { _ = berth_dup3(standardInput.rawValue, 0, 0) }
+            // Only stdio reaches the hook, as with runc: not whatever berth's caller left open.
+            markCloseOnExec(from: 3)
             // Not the signals a foreground `berth run` holds for forwarding.
             berth_unblock_all_signals()
             Glibc.execve(path, argv, envp)

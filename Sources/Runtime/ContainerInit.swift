@@ -44,6 +44,7 @@ struct ContainerInit {
         // If `berth create` dies mid-setup, so does the half-built container. Had it died before
         // this line, the first receive below would read end of file and fail.
         try ProcessControl.prctl(Prctl.setParentDeathSignal, UInt(SIGKILL), describing: "PR_SET_PDEATHSIG")
+        closeInheritedDescriptors()
         // Not dumpable since birth: the parent cleared the flag before clone (CVE-2019-5736).
         // Modes in the config are exact; the process's own umask is set just before exec.
         Glibc.umask(0)
@@ -98,8 +99,10 @@ struct ContainerInit {
         try fifo.writeAll("0")
         fifo.close()
         execFifo.close()
-        try runHooks(plan.hooks.startContainer, state: try containerHookState(), defaultEnvironment: plan.process.environment)
-        var identity = ProcessIdentity(process: plan.process, seccomp: plan.seccomp)
+        var process = plan.process
+        process.environment = HomeDirectory.environment(process)
+        try runHooks(plan.hooks.startContainer, state: try containerHookState(), defaultEnvironment: process.environment)
+        var identity = ProcessIdentity(process: process, seccomp: plan.seccomp)
         if let seccompAgent {
             // Encoded now: after the filter is loaded, nothing but the send may remain to do.
             let state = State(id: plan.id, status: .running, pid: Int(hostPid), bundle: plan.bundle,
@@ -112,7 +115,22 @@ struct ContainerInit {
         // The creator's signal mask (berth run blocks what it forwards) is not the container's.
         berth_unblock_all_signals()
         try placePassedFiles()
-        try execProcess(plan.process, preserveFDs: preserveFDs)
+        try execProcess(process, preserveFDs: preserveFDs)
+    }
+
+    /// Closes what berth's caller left open (`exec 7>file; berth create`), which the init would
+    /// otherwise hold, and hand to its hooks, until `start` (CVE-2024-21626): all but stdio,
+    /// the descriptors the process keeps (--preserve-fds, LISTEN_FDS) and the init's own.
+    private func closeInheritedDescriptors() {
+        var own = [channel.descriptor, execFifo].map(\.rawValue) + joinFiles.map(\.fd.rawValue) + passedFiles.map(\.rawValue)
+        if let console { own.append(console.socket.rawValue) }
+        if let seccompAgent { own.append(seccompAgent.rawValue) }
+        var first = 3 + keptDescriptorCount(plan.process, preserveFDs: preserveFDs)
+        for fd in Set(own).sorted() where fd >= first {
+            if fd > first { _ = berth_close_range(UInt32(first), UInt32(fd - 1), 0) }
+            first = fd + 1
+        }
+        ProcessControl.closeDescriptors(from: first)
     }
 
     /// Moves the passed descriptors to 3, 4, ... Each is first copied above every target, so
@@ -264,17 +282,50 @@ struct ProcessIdentity {
     }
 }
 
-/// Exec of the container's process: descriptors beyond stdio and the preserved ones are closed
-/// on exec, and the command is looked up in the container's PATH.
-func execProcess(_ process: LaunchPlan.ProcessPlan, preserveFDs: Int32) throws(BerthError) -> Never {
+/// HOME for a process whose environment has none, from the user's entry in the container's
+/// /etc/passwd, as runc and crun set it; "/" when there is no entry, as in runc. Called in the
+/// container's root (after pivot_root, or in exec after joining the mount namespace).
+enum HomeDirectory {
+    static func environment(_ process: LaunchPlan.ProcessPlan) -> [String] {
+        if process.environment.contains(where: { $0.hasPrefix("HOME=") }) { return process.environment }
+        return process.environment + ["HOME=" + (home(of: process.uid) ?? "/")]
+    }
+
+    /// The container's file is the image's: resolved inside the root without magic links (a
+    /// link to /proc/1/root/... in a shared pid namespace would read the host's), opened
+    /// without blocking (a fifo), read only when it is a regular file, and only so much of it.
+    static func home(of uid: UInt32) -> String? {
+        guard let root = try? Rootfs(path: "/") else { return nil }
+        defer { root.close() }
+        guard let file = try? root.open("/etc/passwd", O_RDONLY | O_NONBLOCK) else { return nil }
+        defer { file.close() }
+        guard let info = try? file.stat(), (info.st_mode & S_IFMT) == S_IFREG, let bytes = try? file.readAll(limit: 4 << 20) else { return nil }
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            // name:password:uid:gid:gecos:home:shell
+            let fields = line.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+            guard fields.count >= 6, UInt32(String(decoding: fields[2], as: UTF8.self)) == uid else { continue }
+            let home = String(decoding: fields[5], as: UTF8.self)
+            return home.isEmpty || home.utf8.contains(0) ? nil : home
+        }
+        return nil
+    }
+}
+
+/// How many descriptors from 3 up the process keeps: --preserve-fds or LISTEN_FDS, the larger.
+func keptDescriptorCount(_ process: LaunchPlan.ProcessPlan, preserveFDs: Int32) -> Int32 {
     var keep = max(preserveFDs, 0)
     if let listen = process.environment.last(where: { $0.hasPrefix("LISTEN_FDS=") }), let count = Int32(listen.dropFirst(11)) {
         keep = max(keep, count)
     }
     // A LISTEN_FDS of the image's (`ENV LISTEN_FDS=2147483647`) must not overflow `3 + keep`.
-    keep = min(keep, Int32.max - 3)
+    return min(keep, Int32.max - 3)
+}
+
+/// Exec of the container's process: descriptors beyond stdio and the preserved ones are closed
+/// on exec, and the command is looked up in the container's PATH.
+func execProcess(_ process: LaunchPlan.ProcessPlan, preserveFDs: Int32) throws(BerthError) -> Never {
     // Nothing but stdio, LISTEN_FDS and --preserve-fds may reach the container (CVE-2024-21626).
-    ProcessControl.markCloseOnExec(from: 3 + keep)
+    ProcessControl.markCloseOnExec(from: 3 + keptDescriptorCount(process, preserveFDs: preserveFDs))
     guard let command = process.arguments.first else { throw BerthError(.invalidConfig, "process.args: must not be empty") }
     guard let path = ProcessControl.lookUp(command, path: process.searchPath) else {
         throw BerthError(.invalidConfig, "process.args[0]: \"\(command)\": executable file not found in $PATH")

@@ -130,9 +130,12 @@ public struct Exec {
                 }
                 if newSession { try sys("setsid") { Glibc.setsid() } }
                 try console?.attach()
-                try ProcessIdentity(process: plan, seccomp: seccomp).apply()
+                // Inside the container's root now: its /etc/passwd is the one to read.
+                var process = plan
+                process.environment = HomeDirectory.environment(process)
+                try ProcessIdentity(process: process, seccomp: seccomp).apply()
                 berth_unblock_all_signals()
-                try execProcess(plan, preserveFDs: preserveFDs)
+                try execProcess(process, preserveFDs: preserveFDs)
             } catch {
                 try? errors.write.writeAll(error.description)
             }

@@ -137,4 +137,98 @@ struct RuncBundleIntegrationTests {
             #expect(try await s.state(id) == nil)
         }
     }
+
+    // MARK: - Descriptors
+
+    /// The descriptors of `pid` and what they name.
+    static func openDescriptors(_ pid: Int) -> [Int: String] {
+        let directory = "/proc/\(pid)/fd"
+        var result: [Int: String] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard let fd = Int(name) else { continue }
+            result[fd] = (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + name)) ?? "?"
+        }
+        return result
+    }
+
+    /// `exec 7>file; berth create`: until `start`, the waiting init held the caller's fd 7
+    /// (CVE-2024-21626 class). Only stdio, the preserved descriptors and the exec fifo remain,
+    /// and a hook gets only stdio.
+    @Test func createdInitHoldsNoDescriptorOfItsCaller() async throws {
+        try await withBerthSandbox { s in
+            let leaked = s.directory.path + "/leaked-file"
+            let preserved = s.directory.path + "/preserved-file"
+            FileManager.default.createFile(atPath: leaked, contents: nil)
+            FileManager.default.createFile(atPath: preserved, contents: nil)
+            let hookOutput = s.directory.path + "/hook-fds"
+            let bundle = try await s.foreignBundle(.runc, ["sh", "-c", "ls /proc/self/fd"]) {
+                $0["hooks"] = ["prestart": [["path": "/bin/sh", "args": ["sh", "-c", "ls /proc/self/fd > \(hookOutput)"]]]]
+            }
+            let id = s.newID()
+            let create = try await s.berth(["create", "--preserve-fds", "1", "--bundle", bundle.path, id],
+                                           extraFiles: [.init(3, preserved), .init(7, leaked, flags: O_WRONLY)])
+            try #require(create.succeeded, "\(create)")
+            let pid = try #require(try await s.state(id)?["pid"] as? Int)
+            let open = Self.openDescriptors(pid)
+            #expect(open[3] == preserved, "the preserved descriptor: \(open)")
+            #expect(!open.values.contains(leaked), "the caller's fd 7 reached the init: \(open)")
+            let others = open.filter { $0.key > 3 }
+            #expect(others.allSatisfy { $0.value.hasSuffix("/exec.fifo") }, "beyond stdio and the preserved one: \(others)")
+            try #require(try await s.berth("start", id).succeeded)
+            #expect(try await s.waitForStatus(id, "stopped") == "stopped")
+            let hookFDs = (try? String(contentsOfFile: hookOutput, encoding: .utf8)) ?? ""
+            // 3 is the directory ls reads.
+            #expect(hookFDs == "0\n1\n2\n3\n", "the hook's descriptors: \(hookFDs)")
+            #expect(try await s.berth("delete", id).succeeded)
+        }
+    }
+
+    // MARK: - HOME
+
+    /// Without HOME in process.env, the init and exec get the user's home from the container's
+    /// /etc/passwd, as runc and crun set it; "/" for a user without an entry, as runc does.
+    @Test func homeComesFromTheContainersPasswdForTheInitAndExec() async throws {
+        try await withBerthSandbox { s in
+            for (uid, home) in [(0, "/root"), (65534, "/nonexistent"), (1234, "/")] {
+                let bundle = try await s.foreignBundle(.runc, ["sh", "-c", "echo \"$HOME\""]) { $0["process.user.uid"] = uid }
+                let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+                #expect(run.status == 0 && run.stdout == home + "\n", "uid \(uid): \(run)")
+            }
+            let configured = try await s.foreignBundle(.runc, ["sh", "-c", "echo \"$HOME\""]) { $0.env = $0.env + ["HOME=/custom"] }
+            let run = try await s.berth("run", "--bundle", configured.path, s.newID())
+            #expect(run.stdout == "/custom\n", "\(run)")
+
+            let sleeper = try await s.foreignBundle(.runc, ["sleep", "1000"])
+            let id = s.newID()
+            try #require(try await s.berth("run", "--detach", "--bundle", sleeper.path, id).succeeded)
+            let root = try await s.berth("exec", id, "sh", "-c", "echo \"$HOME\"")
+            #expect(root.stdout == "/root\n", "\(root)")
+            let nobody = try await s.berth("exec", "--user", "65534", id, "sh", "-c", "echo \"$HOME\"")
+            #expect(nobody.stdout == "/nonexistent\n", "\(nobody)")
+            #expect(try await s.berth("delete", "--force", id).succeeded)
+        }
+    }
+
+    /// The image's /etc/passwd is read inside its root: a link to the host's through /proc (no
+    /// pid namespace, so /proc/1 is the host's init) and a fifo, which would block, give "/".
+    @Test func homeLookupStaysInsideTheRootfsAndNeverBlocks() async throws {
+        try await withBerthSandbox { s in
+            let escape = s.directory.path + "/etc-escape"
+            try FileManager.default.createDirectory(atPath: escape, withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: escape + "/passwd", withDestinationPath: "/proc/1/root/etc/passwd")
+            let fifo = s.directory.path + "/etc-fifo"
+            try FileManager.default.createDirectory(atPath: fifo, withIntermediateDirectories: true)
+            #expect(mkfifo(fifo + "/passwd", 0o644) == 0)
+            // uid 1 is daemon on the host (home /usr/sbin) and has no entry in the busybox image.
+            for etc in [escape, fifo] {
+                let bundle = try await s.foreignBundle(.runc, ["sh", "-c", "echo \"$HOME\""]) {
+                    $0.removeNamespace("pid")
+                    $0["process.user.uid"] = 1
+                    $0.addMount(destination: "/etc", type: "bind", source: etc, options: ["rbind", "ro"])
+                }
+                let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+                #expect(run.status == 0 && run.stdout == "/\n", "\(etc): \(run)")
+            }
+        }
+    }
 }
