@@ -260,3 +260,7 @@ int berth_connect_unix(const char *path) {
 }
 
 int berth_errno(void) { return errno; }
+
+long berth_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode) {
+    return syscall(SYS_set_mempolicy, mode, nodemask, maxnode);
+}

@@ -39,6 +39,12 @@ public struct MountOptions: Equatable, Sendable {
     public var clearedFlags: MountFlags = []
     public var propagation: [MountFlags] = []
     public var data: [String] = []
+    /// The recursive options (`rro`, `rnosuid`, `rnoatime`, ...): attributes mount_setattr sets
+    /// and clears on the mount and every mount below it, once it is in place.
+    public var recursiveSet: Mounts.Attributes = []
+    public var recursiveClear: Mounts.Attributes = []
+    /// `idmap` or `ridmap` was given: the mount is to be idmapped.
+    public var idmapped = false
 
     public init() {}
 
@@ -59,6 +65,13 @@ public struct MountOptions: Equatable, Sendable {
                 clearedFlags.subtract(set)
             } else if let propagationFlags = MountOptions.propagationTable[option] {
                 propagation.append(propagationFlags)
+            } else if let (set, clear) = MountOptions.recursiveTable[option] {
+                recursiveSet.subtract(clear)
+                recursiveSet.formUnion(set)
+                recursiveClear.subtract(set)
+                recursiveClear.formUnion(clear)
+            } else if option == "idmap" || option == "ridmap" {
+                idmapped = true
             } else {
                 data.append(option)
             }
@@ -68,10 +81,17 @@ public struct MountOptions: Equatable, Sendable {
     public var dataString: String { data.joined(separator: ",") }
 
     /// The flags a bind mount takes in its second step, a remount (the kernel ignores all but
-    /// MS_REC on the first); nil when there are none.
+    /// MS_REC on the first); nil when the options neither set nor clear any. A remount sets the
+    /// mount's flags to exactly these, so a cleared flag is simply left out; only an atime mode
+    /// is kept by the kernel when none is given, so clearing noatime or strictatime names the
+    /// default (relatime) explicitly.
     public var bindRemountFlags: MountFlags? {
-        let remaining = flags.subtracting([.bind, .recursive, .remount])
-        return remaining.isEmpty ? nil : remaining
+        var remaining = flags.subtracting([.bind, .recursive, .remount])
+        guard !remaining.isEmpty || !clearedFlags.subtracting([.bind, .recursive, .remount]).isEmpty else { return nil }
+        if !clearedFlags.intersection(MountOptions.atimeFlags).isEmpty && remaining.intersection(MountOptions.atimeFlags).isEmpty {
+            remaining.insert(.relatime)
+        }
+        return remaining
     }
 
     static let flagTable: [String: (MountFlags, MountFlags)] = [
@@ -95,6 +115,21 @@ public struct MountOptions: Equatable, Sendable {
         "bind": (.bind, []), "rbind": ([.bind, .recursive], []),
     ]
 
+    /// The recursive options of mount_setattr(2), as runc and crun take them: (set, clear). An
+    /// atime mode is one value of a 3-bit field, so setting one clears the whole field; the
+    /// negated atime options go back to the kernel's default, relatime (`rnorelatime`, which
+    /// has no default to go back to, means strictatime).
+    static let recursiveTable: [String: (Mounts.Attributes, Mounts.Attributes)] = [
+        "rro": (.readOnly, []), "rrw": ([], .readOnly),
+        "rnosuid": (.noSuid, []), "rsuid": ([], .noSuid),
+        "rnodev": (.noDev, []), "rdev": ([], .noDev),
+        "rnoexec": (.noExec, []), "rexec": ([], .noExec),
+        "rnodiratime": (.noDirAtime, []), "rdiratime": ([], .noDirAtime),
+        "rnosymfollow": (.noSymfollow, []), "rsymfollow": ([], .noSymfollow),
+        "rrelatime": ([], .atime), "ratime": ([], .atime), "rnostrictatime": ([], .atime),
+        "rnoatime": (.noAtime, .atime), "rstrictatime": (.strictAtime, .atime), "rnorelatime": (.strictAtime, .atime),
+    ]
+
     static let propagationTable: [String: MountFlags] = [
         "private": .private, "rprivate": [.private, .recursive],
         "shared": .shared, "rshared": [.shared, .recursive],
@@ -103,7 +138,9 @@ public struct MountOptions: Equatable, Sendable {
     ]
 
     /// Every option word that is a flag or a propagation change, for `berth features`.
-    public static var knownOptions: [String] { (Array(flagTable.keys) + Array(propagationTable.keys)).sorted() }
+    public static var knownOptions: [String] {
+        (Array(flagTable.keys) + Array(propagationTable.keys) + Array(recursiveTable.keys)).sorted()
+    }
 
     /// The propagation flags for a `rootfsPropagation` value, or nil when it is not one.
     public static func propagation(named name: String) -> MountFlags? { propagationTable[name] }

@@ -11,17 +11,47 @@ public enum Mounts {
         }
     }
 
-    /// Changes the per-mount flags of a bind mount. Locked flags (nosuid, nodev, noexec and the
-    /// atime ones set on the source by a less privileged namespace) must be kept or the kernel
-    /// answers EPERM, so they are carried over from statfs.
-    public static func remountBind(target: String, flags: MountFlags, describing name: String? = nil) throws(BerthError) {
-        var carried: MountFlags = []
+    /// The flags the kernel locks on a mount that a less privileged user namespace received
+    /// from a more privileged one: a remount from the container's user namespace must keep them.
+    static let lockableFlags: MountFlags = [.readOnly, .noSuid, .noDev, .noExec, .noAtime, .noDirAtime, .relatime, .strictAtime]
+    static let atimeFlags: MountFlags = [.noAtime, .relatime, .strictAtime]
+
+    /// The lockable flags of the mount at `target`, from statfs.
+    static func currentFlags(_ target: String) -> MountFlags? {
         let current = berth_statfs_flags(target)
-        if current >= 0 {
-            // statfs's ST_* values equal the MS_* ones for these flags.
-            carried = MountFlags(rawValue: UInt(current)).intersection([.noSuid, .noDev, .noExec, .noAtime, .noDirAtime, .relatime])
+        return current >= 0 ? mountFlags(statfsFlags: UInt(current)) : nil
+    }
+
+    /// statfs's ST_* flags as MS_* ones: equal up to ST_NODIRATIME, but ST_RELATIME is 4096 (MS_BIND's
+    /// value), and strictatime is what a mount without noatime or relatime has.
+    public static func mountFlags(statfsFlags: UInt) -> MountFlags {
+        var flags = MountFlags(rawValue: statfsFlags).intersection([.readOnly, .noSuid, .noDev, .noExec, .noAtime, .noDirAtime])
+        if statfsFlags & 4096 != 0 { flags.insert(.relatime) }
+        if flags.intersection([.noAtime, .relatime]).isEmpty { flags.insert(.strictAtime) }
+        return flags
+    }
+
+    /// Sets the per-mount flags of a bind mount to exactly `flags`, as runc does: what is not
+    /// asked for is cleared. When the kernel refuses (EPERM: the mount came from a more
+    /// privileged user namespace, which locks its flags), the remount is tried again with the
+    /// lockable flags the mount has, its atime mode (and nodiratime) in place of the ones asked for: the kernel
+    /// forces those, everything else is as asked.
+    public static func remountBind(target: String, flags: MountFlags, describing name: String? = nil) throws(BerthError) {
+        let remount = flags.union([.bind, .remount])
+        do {
+            try mount(source: nil, target: target, type: nil, flags: remount, describing: name)
+        } catch where error.errno == EPERM {
+            guard let current = currentFlags(target) else { throw error }
+            // nodiratime belongs to the locked atime state as well.
+            try mount(source: nil, target: target, type: nil, flags: remount.subtracting(atimeFlags.union(.noDirAtime)).union(current), describing: name)
         }
-        try mount(source: nil, target: target, type: nil, flags: flags.union(carried).union([.bind, .remount]), describing: name)
+    }
+
+    /// Makes the mount at `target` read-only and keeps every other flag it has (nosuid, nodev,
+    /// noexec, its atime mode), which a remount would otherwise clear or, locked, refuse to.
+    public static func remountReadOnly(target: String, describing name: String? = nil) throws(BerthError) {
+        let carried = currentFlags(target) ?? []
+        try mount(source: nil, target: target, type: nil, flags: carried.union([.readOnly, .bind, .remount]), describing: name)
     }
 
     public static func setPropagation(target: String, _ flags: MountFlags, describing name: String? = nil) throws(BerthError) {
@@ -63,6 +93,12 @@ extension Mounts {
         public static let noSuid = Attributes(rawValue: 0x2)
         public static let noDev = Attributes(rawValue: 0x4)
         public static let noExec = Attributes(rawValue: 0x8)
+        /// The atime mode field: relatime is its zero value, noatime and strictatime are others.
+        public static let atime = Attributes(rawValue: 0x70)
+        public static let noAtime = Attributes(rawValue: 0x10)
+        public static let strictAtime = Attributes(rawValue: 0x20)
+        public static let noDirAtime = Attributes(rawValue: 0x80)
+        public static let noSymfollow = Attributes(rawValue: 0x20_0000)
     }
 
     static let openTreeClone: UInt32 = 1
@@ -79,10 +115,13 @@ extension Mounts {
         return FileDescriptor(rawValue: try sys("open_tree", name) { berth_open_tree(source.rawValue, "", flags) })
     }
 
-    /// Sets `attributes` on a detached tree (never clears any, so locked flags are no obstacle).
-    public static func setAttributes(_ tree: FileDescriptor, _ attributes: Attributes, recursive: Bool, describing name: String) throws(BerthError) {
+    /// Sets `attributes` on the mount `tree` names (and, `recursive`, every mount below it), and
+    /// clears `cleared`. Clearing a flag the kernel locked (one a more privileged user namespace
+    /// set) fails with EPERM.
+    public static func setAttributes(_ tree: FileDescriptor, _ attributes: Attributes, clearing cleared: Attributes = [], recursive: Bool,
+                                     describing name: String) throws(BerthError) {
         try sys("mount_setattr", name) {
-            berth_mount_setattr(tree.rawValue, "", atEmptyPath | (recursive ? atRecursive : 0), UInt64(attributes.rawValue), 0, 0)
+            berth_mount_setattr(tree.rawValue, "", atEmptyPath | (recursive ? atRecursive : 0), UInt64(attributes.rawValue), UInt64(cleared.rawValue), 0)
         }
     }
 

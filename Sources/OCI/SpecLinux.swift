@@ -34,6 +34,8 @@ public struct LinuxConfig: Codable, Sendable, Equatable {
     public var personality: LinuxPersonality?
     /// Time namespace offsets, keyed by clock: `monotonic`, `boottime`.
     public var timeOffsets: [String: LinuxTimeOffset]?
+    /// The NUMA memory policy of the container's process (set_mempolicy(2)).
+    public var memoryPolicy: LinuxMemoryPolicy?
 
     /// Memberwise initializer; every parameter has a default, so call sites name only
     /// the fields they set.
@@ -52,7 +54,8 @@ public struct LinuxConfig: Codable, Sendable, Equatable {
         mountLabel: String? = nil,
         intelRdt: LinuxIntelRdt? = nil,
         personality: LinuxPersonality? = nil,
-        timeOffsets: [String: LinuxTimeOffset]? = nil
+        timeOffsets: [String: LinuxTimeOffset]? = nil,
+        memoryPolicy: LinuxMemoryPolicy? = nil
     ) {
         self.uidMappings = uidMappings
         self.gidMappings = gidMappings
@@ -69,6 +72,23 @@ public struct LinuxConfig: Codable, Sendable, Equatable {
         self.intelRdt = intelRdt
         self.personality = personality
         self.timeOffsets = timeOffsets
+        self.memoryPolicy = memoryPolicy
+    }
+}
+
+/// `linux.memoryPolicy`: a set_mempolicy(2) mode (`MPOL_BIND`, ...), its nodes (`0-3,7`) and
+/// flags (`MPOL_F_STATIC_NODES`, ...), as strings the runtime validates.
+public struct LinuxMemoryPolicy: Codable, Sendable, Equatable {
+    public var mode: String
+    public var nodes: String?
+    public var flags: [String]?
+
+    /// Memberwise initializer; every parameter has a default, so call sites name only
+    /// the fields they set.
+    public init(mode: String = "MPOL_DEFAULT", nodes: String? = nil, flags: [String]? = nil) {
+        self.mode = mode
+        self.nodes = nodes
+        self.flags = flags
     }
 }
 

@@ -24,9 +24,9 @@ struct ContainerInit {
     func run() -> Never {
         var afterReady = false
         do {
-            let hostPid = try prepare()
+            let (hostPid, descriptors) = try prepare()
             afterReady = true
-            try finishAndExec(hostPid: hostPid)
+            try finishAndExec(hostPid: hostPid, descriptors: descriptors)
         } catch {
             if afterReady {
                 // The parent is gone by now; the engine reads the container's stderr.
@@ -39,8 +39,9 @@ struct ContainerInit {
     }
 
     /// Everything up to `ready`: namespaces, rootfs, pivot, and checks that make a later exec
-    /// failure unlikely. Returns the init's pid as the host sees it.
-    private func prepare() throws(BerthError) -> Int32 {
+    /// failure unlikely. Returns the init's pid as the host sees it, and the host's
+    /// /proc/self/fd when the container has no /proc of its own.
+    private func prepare() throws(BerthError) -> (hostPid: Int32, descriptors: FileDescriptor?) {
         // If `berth create` dies mid-setup, so does the half-built container. Had it died before
         // this line, the first receive below would read end of file and fail.
         try ProcessControl.prctl(Prctl.setParentDeathSignal, UInt(SIGKILL), describing: "PR_SET_PDEATHSIG")
@@ -50,11 +51,19 @@ struct ContainerInit {
         Glibc.umask(0)
 
         let hostPid = try enterNamespaces()
-        if let hostname = plan.hostname { try sys("sethostname", hostname) { Glibc.sethostname(hostname, hostname.utf8.count) } }
-        if let domainname = plan.domainname { try sys("setdomainname", domainname) { Glibc.setdomainname(domainname, domainname.utf8.count) } }
+        // In the uts namespace just created or joined: the plan refused the host's.
+        if let hostname = plan.hostname {
+            do { try sys("sethostname", hostname) { Glibc.sethostname(hostname, hostname.utf8.count) } } catch { throw error.prefixed("hostname") }
+        }
+        if let domainname = plan.domainname {
+            do { try sys("setdomainname", domainname) { Glibc.setdomainname(domainname, domainname.utf8.count) } } catch { throw error.prefixed("domainname") }
+        }
 
         var rootfs = try RootfsSetup(plan: plan)
         try rootfs.prepare()
+        // Without a mount namespace of our own there is no /proc after the chroot: the fifo is
+        // reopened later through the host's, held from here.
+        let descriptors = plan.hasOwnMountNamespace ? nil : try FileDescriptor.open("/proc/self/fd", BERTH_O_PATH | O_DIRECTORY)
         if plan.hooks.beforePivot {
             try channel.send(.rootfsPrepared)
             try channel.expect(.hooksDone)
@@ -67,6 +76,8 @@ struct ContainerInit {
         try rootfs.maskAndProtectPaths()
         try rootfs.finish()
         rootfs.close()
+        // The process inherits it across execve; set once the setup's own allocations are done.
+        try plan.memoryPolicy?.apply()
         // After pivot_root: the pty comes from the container's own devpts.
         try console?.attach()
 
@@ -88,14 +99,15 @@ struct ContainerInit {
         try channel.send(.ready)
         try channel.expect(.stateWritten)
         channel.close()
-        return hostPid
+        return (hostPid, descriptors)
     }
 
     /// From `start` to exec: wait on the fifo, run startContainer hooks, take on the process's
     /// identity and exec.
-    private func finishAndExec(hostPid: Int32) throws(BerthError) -> Never {
+    private func finishAndExec(hostPid: Int32, descriptors: FileDescriptor?) throws(BerthError) -> Never {
         // Opening the fifo for writing blocks until `berth start` opens it for reading.
-        let fifo = try FileDescriptor.open(execFifo.procPath, O_WRONLY)
+        let fifo = try FileDescriptor.open(descriptors == nil ? execFifo.procPath : String(execFifo.rawValue), O_WRONLY, relativeTo: descriptors)
+        descriptors?.close()
         try fifo.writeAll("0")
         fifo.close()
         execFifo.close()

@@ -93,6 +93,8 @@ public struct LaunchPlan: Sendable {
     public var maskedPaths: [String]
     public var readonlyPaths: [String]
     public var sysctls: [(name: String, value: String)]
+    /// linux.memoryPolicy, checked; set by the init and inherited by the process.
+    public var memoryPolicy: MemoryPolicy?
     public var process: ProcessPlan
     public var hooks: HookSet
     /// Relative to the cgroup2 mount.

@@ -25,8 +25,10 @@ extension LaunchPlan {
         annotations = spec.annotations ?? [:]
 
         (newNamespaces, joinedNamespaces) = try LaunchPlan.namespaces(linux)
+        // A namespace not listed is the runtime's own (runtime-spec). In the host's mount
+        // namespace berth mounts nothing, so whatever needs a mount is refused there.
         if !newNamespaces.contains(.mount) && !joinedNamespaces.contains(where: { $0.kind == .mount }) {
-            throw BerthError(.invalidConfig, "linux.namespaces: a mount namespace is required")
+            try LaunchPlan.refuseMountsWithoutMountNamespace(spec, createsUser: newNamespaces.contains(.user) || joinedNamespaces.contains { $0.kind == .user })
         }
         timeOffsets = try LaunchPlan.timeOffsets(linux, createsTimeNamespace: newNamespaces.contains(.time))
         uidMappings = try LaunchPlan.mappings(linux.uidMappings, label: "linux.uidMappings")
@@ -40,11 +42,13 @@ extension LaunchPlan {
 
         hostname = spec.hostname.flatMap { $0.isEmpty ? nil : $0 }
         domainname = spec.domainname.flatMap { $0.isEmpty ? nil : $0 }
-        if hostname != nil && !newNamespaces.contains(.uts) {
-            throw BerthError(.invalidConfig, "hostname: setting it needs a new uts namespace")
+        // Set in the container's uts namespace, new or joined by path; never in the host's.
+        let ownUTS = newNamespaces.contains(.uts) || joinedNamespaces.first(where: { $0.kind == .uts }).map { !LaunchPlan.isHostNamespace(.uts, path: $0.path) } == true
+        if hostname != nil && !ownUTS {
+            throw BerthError(.invalidConfig, "hostname: setting it needs a uts namespace of the container's own, new or joined by path")
         }
-        if domainname != nil && !newNamespaces.contains(.uts) {
-            throw BerthError(.invalidConfig, "domainname: setting it needs a new uts namespace")
+        if domainname != nil && !ownUTS {
+            throw BerthError(.invalidConfig, "domainname: setting it needs a uts namespace of the container's own, new or joined by path")
         }
 
         if let propagation = linux.rootfsPropagation, !propagation.isEmpty {
@@ -74,6 +78,8 @@ extension LaunchPlan {
             try LaunchPlan.checkSysctlIsNamespaced(name, new: new, joined: joined)
             return (name, value)
         }
+
+        memoryPolicy = try linux.memoryPolicy.map { (policy) throws(BerthError) in try MemoryPolicy(policy) }
 
         self.process = try LaunchPlan.processPlan(process, label: "process")
         hooks = try LaunchPlan.hookSet(spec.hooks)

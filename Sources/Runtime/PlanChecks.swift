@@ -1,3 +1,4 @@
+import CShim
 import Glibc
 import Linux
 import Seccomp
@@ -17,13 +18,36 @@ extension LaunchPlan {
             if process.ioPriority != nil { try refuse("process.ioPriority", "an I/O priority") }
             if process.execCPUAffinity != nil { try refuse("process.execCPUAffinity", "a CPU affinity") }
         }
-        for (index, mount) in (spec.mounts ?? []).enumerated() where mount.uidMappings != nil || mount.gidMappings != nil {
-            try refuse("mounts[\(index)].uidMappings", "an idmapped mount")
+        for (index, mount) in (spec.mounts ?? []).enumerated() {
+            if mount.uidMappings != nil || mount.gidMappings != nil { try refuse("mounts[\(index)].uidMappings", "an idmapped mount") }
+            // With or without mappings (without, the container's own would apply): never ignored.
+            if let option = mount.options?.first(where: { $0 == "idmap" || $0 == "ridmap" }) {
+                try refuse("mounts[\(index)].options", "an idmapped mount (\"\(option)\")")
+            }
         }
         guard let linux = spec.linux else { return }
         if linux.mountLabel?.isEmpty == false { try refuse("linux.mountLabel", "SELinux") }
         if linux.intelRdt != nil { try refuse("linux.intelRdt", "Intel RDT") }
         if linux.personality != nil { try refuse("linux.personality", "a personality") }
+    }
+
+    /// Without a mount namespace of the container's own, the init is in the host's: whatever
+    /// mounts (or pivots, or changes propagation) would do so on the host, as runc does there.
+    /// berth refuses each such field and only chroots into the rootfs.
+    static func refuseMountsWithoutMountNamespace(_ spec: Spec, createsUser: Bool) throws(BerthError) {
+        func refuse(_ path: String) throws(BerthError) -> Never {
+            throw BerthError(.invalidConfig, "\(path): needs a mount namespace of the container's own (none in linux.namespaces), or it would mount on the host")
+        }
+        if spec.mounts?.isEmpty == false { try refuse("mounts") }
+        if spec.root?.readonly == true { try refuse("root.readonly") }
+        guard let linux = spec.linux else { return }
+        if linux.maskedPaths?.isEmpty == false { try refuse("linux.maskedPaths") }
+        if linux.readonlyPaths?.isEmpty == false { try refuse("linux.readonlyPaths") }
+        if linux.rootfsPropagation?.isEmpty == false { try refuse("linux.rootfsPropagation") }
+        if createsUser {
+            // In a user namespace device nodes are bind mounts of the host's.
+            throw BerthError(.invalidConfig, "linux.namespaces: a user namespace needs a mount namespace of the container's own too, or the device nodes would be bound on the host")
+        }
     }
 
     /// `linux.timeOffsets`, checked: only the clocks a time namespace can shift, and only with a
@@ -125,5 +149,76 @@ enum ErrorText {
             count += 1
         }
         return text
+    }
+}
+
+extension LaunchPlan {
+    /// `linux.memoryPolicy` as set_mempolicy(2) takes it, checked against the runtime-spec's
+    /// values and the kernel's rules, so that a policy the kernel would refuse (or misread) is
+    /// an error naming its field before anything is created.
+    public struct MemoryPolicy: Equatable, Sendable {
+        /// The MPOL_* mode or'ed with its MPOL_F_* flags.
+        public var mode: Int32
+        /// The node mask, 64 nodes a word.
+        public var nodeMask: [UInt]
+
+        static let modes: [String: Int32] = [
+            "MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3, "MPOL_LOCAL": 4,
+            "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6,
+        ]
+        static let flags: [String: Int32] = ["MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14, "MPOL_F_STATIC_NODES": 1 << 15]
+        /// The kernel's MAX_NUMNODES at its largest (NODES_SHIFT 10).
+        static let maxNodes = 1024
+
+        init(_ policy: LinuxMemoryPolicy) throws(BerthError) {
+            let label = "linux.memoryPolicy"
+            guard let mode = MemoryPolicy.modes[policy.mode] else {
+                throw BerthError(.invalidConfig, "\(label).mode: unknown mode \"\(ErrorText.short(policy.mode))\"")
+            }
+            var flags: Int32 = 0
+            for (index, name) in (policy.flags ?? []).enumerated() {
+                guard let flag = MemoryPolicy.flags[name] else { throw BerthError(.invalidConfig, "\(label).flags[\(index)]: unknown flag \"\(ErrorText.short(name))\"") }
+                flags |= flag
+            }
+            let both = MemoryPolicy.flags["MPOL_F_RELATIVE_NODES", default: 0] | MemoryPolicy.flags["MPOL_F_STATIC_NODES", default: 0]
+            if flags & both == both { throw BerthError(.invalidConfig, "\(label).flags: MPOL_F_RELATIVE_NODES and MPOL_F_STATIC_NODES exclude each other") }
+            let nodes = try MemoryPolicy.nodeMask(policy.nodes ?? "", label: "\(label).nodes")
+            let empty = nodes.allSatisfy { $0 == 0 }
+            switch policy.mode {
+            case "MPOL_DEFAULT", "MPOL_LOCAL":
+                if !empty { throw BerthError(.invalidConfig, "\(label).nodes: \(policy.mode) takes no nodes") }
+                if flags != 0 { throw BerthError(.invalidConfig, "\(label).flags: \(policy.mode) takes no flags") }
+            case "MPOL_PREFERRED":
+                break
+            default:
+                if empty { throw BerthError(.invalidConfig, "\(label).nodes: \(policy.mode) needs at least one node") }
+            }
+            if flags & MemoryPolicy.flags["MPOL_F_NUMA_BALANCING", default: 0] != 0 && policy.mode != "MPOL_BIND" {
+                throw BerthError(.invalidConfig, "\(label).flags: MPOL_F_NUMA_BALANCING goes with MPOL_BIND only")
+            }
+            self.mode = mode | flags
+            nodeMask = nodes
+        }
+
+        /// A node list (`0-3,7`) as a bit mask; empty text is no node.
+        static func nodeMask(_ text: String, label: String) throws(BerthError) -> [UInt] {
+            var mask = [UInt](repeating: 0, count: maxNodes / 64)
+            for part in text.split(separator: ",", omittingEmptySubsequences: false) where !(text.isEmpty && part.isEmpty) {
+                let bounds = part.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+                guard let low = bounds.first.flatMap({ Int($0) }), let high = bounds.count == 2 ? Int(bounds[1]) : low,
+                      low >= 0, low <= high, high < maxNodes, bounds.allSatisfy({ $0.allSatisfy(\.isNumber) }) else {
+                    throw BerthError(.invalidConfig, "\(label): \"\(ErrorText.short(String(part)))\" is not a node or a range of nodes below \(maxNodes)")
+                }
+                for node in low...high { mask[node / 64] |= 1 << UInt(node % 64) }
+            }
+            return mask
+        }
+
+        /// set_mempolicy(2) for the calling thread; execve keeps the policy.
+        func apply() throws(BerthError) {
+            do {
+                try sys("set_mempolicy") { nodeMask.withUnsafeBufferPointer { berth_set_mempolicy(mode, $0.baseAddress, UInt(nodeMask.count * 64 + 1)) } }
+            } catch { throw error.prefixed("linux.memoryPolicy") }
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Cgroup2
 import CShim
 import Glibc
 import Linux
@@ -15,19 +16,43 @@ struct RootfsSetup {
 
     /// Mounts and devices, while the bundle's rootfs is still reached by its host path.
     mutating func prepare() throws(BerthError) {
+        guard plan.hasOwnMountNamespace else {
+            // In the host's mount namespace nothing is mounted (the plan refused every field
+            // that would mount): only files are made, inside the rootfs.
+            let root = try Rootfs(path: plan.rootfs)
+            rootfs = root
+            try makeDevices(in: root)
+            try makeDevLinks(in: root)
+            try makeWorkingDirectory(in: root)
+            return
+        }
         // Slave, not private, by default: host mounts still reach us, ours never reach the host.
+        // Every mount is now a slave or private, none shared, as pivot_root requires of the new
+        // root's parent; the rootfs bind below is a slave of the host's mount like the rest, so
+        // a rootfsPropagation of slave still has a master to follow after pivot_root.
         try Mounts.setPropagation(target: "/", [.slave, .recursive], describing: "/")
         // pivot_root needs the new root to be a mount point.
         try Mounts.mount(source: plan.rootfs, target: plan.rootfs, type: nil, flags: [.bind, .recursive], describing: "rootfs \(plan.rootfs)")
-        // ...whose parent is not shared, or pivot_root fails with EINVAL.
-        try Mounts.setPropagation(target: plan.rootfs, .private, describing: "rootfs \(plan.rootfs)")
         let root = try Rootfs(path: plan.rootfs)
         rootfs = root
         for step in plan.mounts {
+            if !step.isBind, step.type == "proc" || step.type == "sysfs" { try checkOrdinaryDirectory(step, in: root) }
             do { try mount(step, in: root) } catch { throw error.prefixed(step.label) }
         }
         try makeDevices(in: root)
         try makeDevLinks(in: root)
+        // After the mounts: the working directory may lie on one of them.
+        try makeWorkingDirectory(in: root)
+    }
+
+    /// A missing process.cwd is created, as runc does: a directory owned by the container's
+    /// root, mode 0755, resolved inside the rootfs like a mount destination. Anything else the
+    /// path may be (a magic link into /proc, a file) is left to the chdir after pivot_root and
+    /// its check that the result is inside the root.
+    private func makeWorkingDirectory(in root: Rootfs) throws(BerthError) {
+        do { try root.open(plan.process.cwd).close() } catch where error.errno == ENOENT {
+            do { try root.openOrCreate(plan.process.cwd, directory: true).close() } catch { throw error.prefixed("process.cwd") }
+        } catch {}
     }
 
     private func mount(_ step: LaunchPlan.MountStep, in root: Rootfs) throws(BerthError) {
@@ -56,19 +81,57 @@ struct RootfsSetup {
                 // joined one belongs to the host. Bind the host's /sys instead, with the same flags.
                 options.flags.formUnion([.bind, .recursive])
                 try Mounts.mount(source: "/sys", target: target.procPath, type: nil, flags: [.bind, .recursive], describing: step.destination)
+            } catch where (error.errno == EPERM || error.errno == EBUSY) && type == "cgroup2" {
+                // cgroup2 may be mounted only by a user namespace that owns the cgroup namespace;
+                // without a cgroup namespace of its own, a user-namespaced container gets its own
+                // cgroup directory bound instead, with the same flags, as runc and crun do.
+                options.flags.formUnion([.bind, .recursive])
+                try Mounts.mount(source: try containerCgroupDirectory(), target: target.procPath, type: nil, flags: [.bind, .recursive],
+                                 describing: step.destination)
             }
         }
-        guard options.isBind && options.bindRemountFlags != nil || !options.propagation.isEmpty else { return }
+        let remountFlags = options.isBind ? options.bindRemountFlags : nil
+        guard remountFlags != nil || !options.propagation.isEmpty || options.recursiveSet != [] || options.recursiveClear != [] else { return }
         // `target` still names the directory under the new mount; flags and propagation apply to
         // the mount itself, reached by opening the destination again.
         let mounted = try root.open(step.destination)
         defer { mounted.close() }
-        if options.isBind, let flags = options.bindRemountFlags {
-            try Mounts.remountBind(target: mounted.procPath, flags: flags, describing: step.destination)
+        if let remountFlags {
+            try Mounts.remountBind(target: mounted.procPath, flags: remountFlags, describing: step.destination)
         }
         for propagation in options.propagation {
             try Mounts.setPropagation(target: mounted.procPath, propagation, describing: step.destination)
         }
+        // Last, so that they cover the remount's flags too: rro on an rbind reaches every
+        // submount, which a remount (one mount only) never does.
+        if options.recursiveSet != [] || options.recursiveClear != [] {
+            try Mounts.setAttributes(mounted, options.recursiveSet, clearing: options.recursiveClear, recursive: true, describing: step.destination)
+        }
+    }
+
+    /// proc and sysfs go on a real directory only: on a link, the masks and read-only paths
+    /// meant for /proc and /sys would land wherever the link leads, and /proc/self/... writes
+    /// would too (CVE-2019-16884, CVE-2019-19921). runc refuses the same. A missing destination
+    /// is created as a directory.
+    private func checkOrdinaryDirectory(_ step: LaunchPlan.MountStep, in root: Rootfs) throws(BerthError) {
+        let existing: FileDescriptor
+        do { existing = try root.open(step.destination, BERTH_O_PATH | O_NOFOLLOW) } catch where error.errno == ENOENT { return } catch {
+            throw error.prefixed("\(step.label).destination")
+        }
+        defer { existing.close() }
+        let kind: mode_t
+        do { kind = try existing.stat().st_mode & S_IFMT } catch { throw error.prefixed("\(step.label).destination") }
+        guard kind == S_IFDIR else {
+            let what = kind == S_IFLNK ? "a symbolic link" : "not a directory"
+            throw BerthError(.invalidConfig, "\(step.label).destination: \(step.type ?? "") must be mounted on an ordinary directory, and \(step.destination) is \(what)")
+        }
+    }
+
+    /// The host's directory of the container's cgroup, below the cgroup2 mount this mount
+    /// namespace inherited from the host.
+    private func containerCgroupDirectory() throws(BerthError) -> String {
+        guard let mount = Cgroup.hostMount() else { throw BerthError(.system, "no cgroup2 mount to bind the container's cgroup from") }
+        return mount + "/" + plan.cgroupPath
     }
 
     private func makeDevices(in root: Rootfs) throws(BerthError) {
@@ -134,9 +197,16 @@ struct RootfsSetup {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// pivot_root into the rootfs, or move it over / with --no-pivot.
+    /// pivot_root into the rootfs, or move it over / with --no-pivot; chroot without a mount
+    /// namespace of the container's own, where pivot_root would change the host's root.
     func enter() throws(BerthError) {
         guard let rootfs else { return }
+        guard plan.hasOwnMountNamespace else {
+            try sys("fchdir", "rootfs") { Glibc.fchdir(rootfs.descriptor.rawValue) }
+            try sys("chroot", "rootfs") { Glibc.chroot(".") }
+            try sys("chdir", "/") { Glibc.chdir("/") }
+            return
+        }
         if plan.usePivotRoot {
             try Mounts.pivotRoot(to: rootfs.descriptor)
         } else {
@@ -217,7 +287,7 @@ struct RootfsSetup {
 
     func finish() throws(BerthError) {
         if plan.rootReadonly {
-            try Mounts.remountBind(target: "/", flags: .readOnly, describing: "root.readonly")
+            try Mounts.remountReadOnly(target: "/", describing: "root.readonly")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Linux
 import TestSupport
 import Testing
@@ -16,17 +17,47 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.path + "/real/etc/created"))
     }
 
-    @Test func symlinkToHostPathCannotCreateOnTheHost() throws {
+    /// A dangling link to a host path is followed inside the root: what it names is created
+    /// there, as runc and crun do, and nothing on the host.
+    @Test func danglingLinkToHostPathCreatesInsideTheRoot() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let outside = try TemporaryDirectory("berth-outside")
         defer { outside.remove() }
-        try FileManager.default.createSymbolicLink(atPath: dir.path + "/escape", withDestinationPath: outside.path)
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/escape", withDestinationPath: outside.path + "/not-existing")
         let rootfs = try Rootfs(path: dir.path)
         defer { rootfs.close() }
-        // The link names a path that does not exist inside the root, so creation fails cleanly.
-        #expect(throws: BerthError.self) { try rootfs.openOrCreate("/escape/planted", directory: true) }
+        try rootfs.openOrCreate("/escape/planted", directory: true).close()
+        try rootfs.openOrCreate("/escape/file", directory: false).close()
+        #expect(FileManager.default.fileExists(atPath: dir.path + outside.path + "/not-existing/planted"))
+        #expect(FileManager.default.fileExists(atPath: dir.path + outside.path + "/not-existing/file"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path).isEmpty)
+    }
+
+    /// The last component a dangling link: its target is made, relative to the link's
+    /// directory, and `..` in it stops at the root.
+    @Test func danglingLastComponentCreatesItsTarget() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.path + "/etc", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/etc/not-existing", withDestinationPath: "../../../../var/made")
+        let rootfs = try Rootfs(path: dir.path)
+        defer { rootfs.close() }
+        try rootfs.openOrCreate("/etc/not-existing", directory: false).close()
+        var info = stat()
+        #expect(lstat(dir.path + "/var/made", &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG)
+        #expect(lstat(dir.path + "/etc/not-existing", &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK, "the link stays")
+    }
+
+    @Test func linkLoopsEndWithAnError() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/a", withDestinationPath: "b/x")
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/b", withDestinationPath: "a/y")
+        let rootfs = try Rootfs(path: dir.path)
+        defer { rootfs.close() }
+        let error = try #require(throws: BerthError.self) { try rootfs.openOrCreate("/a/c", directory: true) }
+        #expect(error.errno == ELOOP, "\(error)")
     }
 
     @Test func dotDotChainsStopAtTheRoot() throws {

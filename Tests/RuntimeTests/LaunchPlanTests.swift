@@ -132,7 +132,55 @@ struct RefusedConfig: Sendable, CustomTestStringConvertible {
             $0.process?.rlimits = [POSIXRlimit(type: .nofile, hard: 10, soft: 10), POSIXRlimit(type: .nofile, hard: 20, soft: 20)]
         },
         RefusedConfig("oomScoreAdj out of range", "process.oomScoreAdj:") { $0.process?.oomScoreAdj = 1001 },
-        RefusedConfig("no mount namespace", "linux.namespaces:") { $0.linux?.namespaces?.removeAll { $0.type == .mount } },
+        RefusedConfig("mounts without a mount namespace", "mounts:") { $0.linux?.namespaces?.removeAll { $0.type == .mount } },
+        RefusedConfig("masked paths without a mount namespace", "linux.maskedPaths:") {
+            $0.linux?.namespaces = []
+            $0.mounts = []
+            $0.root?.readonly = false
+        },
+        RefusedConfig("read-only root without a mount namespace", "root.readonly:") {
+            $0.linux?.namespaces = []
+            $0.mounts = []
+        },
+        RefusedConfig("rootfsPropagation without a mount namespace", "linux.rootfsPropagation:") {
+            $0.linux?.namespaces = []
+            $0.mounts = []
+            $0.root?.readonly = false
+            $0.linux?.maskedPaths = []
+            $0.linux?.readonlyPaths = []
+            $0.linux?.rootfsPropagation = "rslave"
+        },
+        RefusedConfig("hostname in the host's uts namespace joined by path", "hostname:") {
+            let namespaces = ($0.linux?.namespaces ?? []).map { $0.type == .uts ? LinuxNamespace(type: .uts, path: "/proc/self/ns/uts") : $0 }
+            $0.linux?.namespaces = namespaces
+        },
+        RefusedConfig("idmap option without mappings", .unsupported, "mounts[1].options:") { $0.mounts?[1].options?.append("idmap") },
+        RefusedConfig("ridmap option without mappings", .unsupported, "mounts[7].options:") {
+            $0.mounts?.append(Mount(destination: "/data", type: "bind", source: "/tmp", options: ["rbind", "ridmap"]))
+        },
+        RefusedConfig("unknown memory policy mode", "linux.memoryPolicy.mode:") { $0.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_FASTEST") },
+        RefusedConfig("unknown memory policy flag", "linux.memoryPolicy.flags[1]:") {
+            $0.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_BIND", nodes: "0", flags: ["MPOL_F_STATIC_NODES", "MPOL_F_FAST"])
+        },
+        RefusedConfig("memory policy with both node flags", "linux.memoryPolicy.flags:") {
+            $0.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_BIND", nodes: "0", flags: ["MPOL_F_STATIC_NODES", "MPOL_F_RELATIVE_NODES"])
+        },
+        RefusedConfig("memory policy bind without nodes", "linux.memoryPolicy.nodes:") { $0.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_BIND") },
+        RefusedConfig("memory policy default with nodes", "linux.memoryPolicy.nodes:") {
+            $0.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_DEFAULT", nodes: "0")
+        },
+        RefusedConfig("memory policy with a reversed range", "linux.memoryPolicy.nodes:") {
+            $0.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_INTERLEAVE", nodes: "3-1")
+        },
+        RefusedConfig("memory policy with a node past the kernel's limit", "linux.memoryPolicy.nodes:") {
+            $0.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_INTERLEAVE", nodes: "0,1024")
+        },
+        RefusedConfig("memory policy with a malformed list", "linux.memoryPolicy.nodes:") {
+            $0.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_INTERLEAVE", nodes: "0,,2")
+        },
+        RefusedConfig("numa balancing without bind", "linux.memoryPolicy.flags:") {
+            $0.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_INTERLEAVE", nodes: "0", flags: ["MPOL_F_NUMA_BALANCING"])
+        },
         RefusedConfig("namespace twice", "linux.namespaces[6].type:") { $0.linux?.namespaces?.append(LinuxNamespace(type: .pid)) },
         RefusedConfig("relative namespace path", "linux.namespaces[1].path:") { $0.linux?.namespaces?[1].path = "proc/1/ns/net" },
         RefusedConfig("namespace path that does not exist", "linux.namespaces[1].path:") {
@@ -187,6 +235,33 @@ struct RefusedConfig: Sendable, CustomTestStringConvertible {
             $0.linux?.timeOffsets = ["monotonic": LinuxTimeOffset(secs: 10)]
         },
     ]
+
+    @Test func memoryPolicyBecomesModeFlagsAndNodeMask() throws {
+        let fixture = try PlanFixture()
+        var spec = fixture.spec()
+        spec.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_BIND", nodes: "0-2,5,64", flags: ["MPOL_F_STATIC_NODES"])
+        let policy = try #require(try fixture.plan(spec).memoryPolicy)
+        #expect(policy.mode == 2 | 1 << 15)
+        #expect(policy.nodeMask.count == 16)
+        #expect(policy.nodeMask[0] == 0b100111 && policy.nodeMask[1] == 1 && policy.nodeMask[2...].allSatisfy { $0 == 0 })
+        spec.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_LOCAL")
+        #expect(try fixture.plan(spec).memoryPolicy?.mode == 4)
+    }
+
+    /// A namespace not listed is the runtime's own: without a mount namespace, a config that
+    /// mounts nothing is accepted (and chroots), one that mounts is refused (above).
+    @Test func noNamespacesAtAllIsAcceptedWhenNothingIsMounted() throws {
+        let fixture = try PlanFixture()
+        var spec = fixture.spec()
+        spec.linux?.namespaces = []
+        spec.mounts = []
+        spec.root?.readonly = false
+        spec.linux?.maskedPaths = []
+        spec.linux?.readonlyPaths = []
+        spec.hostname = nil
+        let plan = try fixture.plan(spec)
+        #expect(plan.newNamespaces.isEmpty && plan.joinedNamespaces.isEmpty && !plan.hasOwnMountNamespace)
+    }
 
     @Test(arguments: refused)
     func configIsRefusedNamingTheField(_ refused: RefusedConfig) throws {

@@ -126,4 +126,8 @@ int berth_epoll_wait(int epoll, uint64_t *tokens, int capacity);
 int berth_drop_pages_and_poll(const unsigned long *starts, const unsigned long *ends, int count,
                               struct pollfd *fds, unsigned long nfds, int timeout);
 
+/// set_mempolicy(2) (glibc has no wrapper; libnuma's is a library berth does not link): `mode`
+/// with its MPOL_F_* flags, a node mask of `maxnode - 1` bits.
+long berth_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode);
+
 #endif
