@@ -35,9 +35,12 @@ struct HostStdioIntegrationTests {
         }
     }
 
-    /// A char device 1:3 in the sandbox: stdio the test owns, so its change time is the test's alone.
+    /// A char device 1:3 of the test's own, so its change time is the test's alone: in the
+    /// sandbox, or in the VM (whose /tmp is a nodev tmpfs) in the VM's own /dev. Removed with the
+    /// caller.
     static func scratchDevice(_ s: BerthSandbox) throws -> String {
-        let path = s.directory.path + "/null-\(UInt32.random(in: 0...UInt32.max))"
+        let directory = CgroupV2Host.inVM ? "/dev" : s.directory.path
+        let path = directory + "/berth-test-null-\(UInt32.random(in: 0...UInt32.max))"
         try #require(mknod(path, S_IFCHR | 0o666, makedev(1, 3)) == 0, "mknod \(path): \(errno)")
         try #require(chmod(path, 0o666) == 0)
         return path
@@ -52,6 +55,7 @@ struct HostStdioIntegrationTests {
     /// programs on this machine may touch its times). Returns the two results.
     static func checkStdioUntouched(_ s: BerthSandbox, _ arguments: () -> [String]) async throws -> [CommandResult] {
         let device = try scratchDevice(s)
+        defer { unlink(device) }
         let before = try Ownership(device, withChangeTime: true)
         let scratch = try await s.berth(arguments(), extraFiles: [.init(0, device, flags: O_RDWR), .init(2, device, flags: O_RDWR)])
         #expect(try Ownership(device, withChangeTime: true) == before, "berth \(arguments()) changed its stdio device: \(scratch)")
@@ -107,6 +111,7 @@ struct HostStdioIntegrationTests {
         try await withBerthSandbox { s in
             let bundle = try await s.bundle(["sh", "-c", "echo started"], edit: Self.asUserOne)
             let device = try Self.scratchDevice(s)
+            defer { unlink(device) }
             let before = try Ownership(device, withChangeTime: true)
             let nullBefore = try Ownership("/dev/null", withChangeTime: false)
             // The init inherits create's stdio: the scratch device as stdin and stderr, the

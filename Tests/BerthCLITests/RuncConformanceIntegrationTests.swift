@@ -12,6 +12,10 @@ struct RuncConformanceIntegrationTests {
     /// `runc --root <sandbox>/runc-state ARGS...`, with the sandbox marker in its environment so
     /// that the leftover check sees a runc container left running.
     static func runc(_ s: BerthSandbox, _ arguments: String...) async throws -> CommandResult {
+        try await runc(s, arguments)
+    }
+
+    static func runc(_ s: BerthSandbox, _ arguments: [String]) async throws -> CommandResult {
         let name = uniqueName("runc")
         let process = try SpawnedProcess(try ForeignSpec.executable("runc"), ["--root", s.directory.path + "/runc-state"] + arguments,
                                          environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", s.marker],
@@ -84,16 +88,12 @@ struct RuncConformanceIntegrationTests {
             let (id, bundle) = try await Self.runBoth(s, ["sleep", "1000"])
             let table = try await s.berth("list")
             let runcTable = try await Self.runc(s, "list")
-            #expect(table.lines.first == runcTable.lines.first, "berth: \(table) runc: \(runcTable)")
-            // The same columns in the same places: only the pid and the time differ.
-            let row = try #require(table.lines.last), runcRow = try #require(runcTable.lines.last)
-            let columns = ["STATUS", "BUNDLE", "CREATED", "OWNER"].compactMap { table.lines[0].range(of: $0)?.lowerBound.utf16Offset(in: table.lines[0]) }
-            #expect(columns.count == 4)
-            for column in columns {
-                let before = { (line: String) in Array(line)[column - 1] == " " && Array(line)[column] != " " }
-                #expect(before(row) && before(runcRow), "berth: \(row) runc: \(runcRow)")
-            }
-            #expect(row.hasPrefix(id + " ") && row.contains(" running ") && row.contains(bundle.path) && row.hasSuffix("root"), "\(row)")
+            // Laid out by the same rule; the widths follow the values, and runc's creation time
+            // drops trailing zeros of its nanoseconds.
+            #expect(Self.tabwriterLayout(table.lines) == table.lines, "\(table)")
+            #expect(Self.tabwriterLayout(runcTable.lines) == runcTable.lines, "the rule is runc's: \(runcTable)")
+            let row = try #require(table.lines.last)
+            #expect(row.hasPrefix(id + " ") && row.contains(" running ") && row.contains(bundle.path) && row.hasSuffix(" root"), "\(row)")
             let list = try #require(try Self.json(try await s.berth("list", "--format", "json").stdout) as? [[String: Any]])
             let runcList = try #require(try Self.json(try await Self.runc(s, "list", "--format", "json").stdout) as? [[String: Any]])
             let entry = try #require(list.first), runcEntry = try #require(runcList.first)
@@ -105,6 +105,19 @@ struct RuncConformanceIntegrationTests {
             #expect(try await s.berth("list", "-q").stdout == id + "\n")
             #expect(try await Self.runc(s, "list", "-q").stdout == id + "\n")
             try await Self.deleteBoth(s, id)
+        }
+    }
+
+    /// `lines` laid out again as runc's tabwriter does: each column but the last as wide as its
+    /// longest cell plus 3, at least 12.
+    static func tabwriterLayout(_ lines: [String]) -> [String] {
+        let rows = lines.map { $0.split(separator: " ").map(String.init) }
+        guard let columns = rows.first?.count, rows.allSatisfy({ $0.count == columns }) else { return [] }
+        let widths = (0..<columns).map { column in max(12, (rows.map { $0[column].count }.max() ?? 0) + 3) }
+        return rows.map { cells in
+            cells.enumerated().map { column, cell in
+                column == columns - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
+            }.joined()
         }
     }
 
@@ -149,7 +162,11 @@ struct RuncConformanceIntegrationTests {
 
     @Test func eventsStatsUseRuncsLayoutThenBerthsOwn() async throws {
         try await withBerthSandbox { s in
-            let (id, _) = try await Self.runBoth(s, ["sleep", "1000"])
+            // In the VM with a memory limit: berth enables a controller in the container's cgroup
+            // for a limit (runc enables every one), and the memory layout is what is compared.
+            let (id, _) = try await Self.runBoth(s, ["sleep", "1000"]) { config in
+                if CgroupV2Host.inVM { config["linux.resources.memory.limit"] = 64 << 20 }
+            }
             let berth = try await s.berth("events", "--stats", id)
             let runc = try await Self.runc(s, "events", "--stats", id)
             let event = try #require(try Self.json(berth.stdout) as? [String: Any], "\(berth)")
@@ -295,6 +312,60 @@ struct RuncConformanceIntegrationTests {
             let again = try await s.berth("kill", id, "KILL")
             #expect(again.status == 1 && again.errorLine.contains("container not running"), "\(again)")
             #expect(try await s.berth("delete", id).succeeded)
+        }
+    }
+
+    @Test func featuresHasRuncsFields() async throws {
+        try await withBerthSandbox { s in
+            let berth = try #require(try Self.json(try await s.berth("features").stdout) as? [String: Any])
+            let runc = try #require(try Self.json(try await Self.runc(s, "features").stdout) as? [String: Any])
+            #expect(Set(runc.keys).isSubset(of: Set(berth.keys)), "berth: \(berth.keys.sorted()) runc: \(runc.keys.sorted())")
+            let linux = try #require(berth["linux"] as? [String: Any]), runcLinux = try #require(runc["linux"] as? [String: Any])
+            #expect(Set(runcLinux.keys).isSubset(of: Set(linux.keys)), "berth: \(linux.keys.sorted()) runc: \(runcLinux.keys.sorted())")
+            let key = "io.github.seccomp.libseccomp.version"
+            let version = (berth["annotations"] as? [String: String])?[key]
+            #expect(version != nil && version == (runc["annotations"] as? [String: String])?[key], "berth: \(berth) runc: \(runc)")
+        }
+    }
+
+    @Test func specRefusesToOverwriteAConfigAsRuncDoes() async throws {
+        try await withBerthSandbox { s in
+            let berthBundle = s.directory.path + "/spec-berth", runcBundle = s.directory.path + "/spec-runc"
+            for path in [berthBundle, runcBundle] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+            #expect(try await s.berth("spec", "--bundle", berthBundle).succeeded)
+            #expect(try await Self.runc(s, "spec", "--bundle", runcBundle).succeeded)
+            let config = try #require(try Self.json(try String(contentsOfFile: berthBundle + "/config.json", encoding: .utf8)) as? [String: Any])
+            let runcConfig = try #require(try Self.json(try String(contentsOfFile: runcBundle + "/config.json", encoding: .utf8)) as? [String: Any])
+            #expect(Set(runcConfig.keys).isSubset(of: Set(config.keys)), "berth: \(config.keys.sorted()) runc: \(runcConfig.keys.sorted())")
+            let again = try await s.berth("spec", "--bundle", berthBundle)
+            let runcAgain = try await Self.runc(s, "spec", "--bundle", runcBundle)
+            #expect(again.status == 1 && runcAgain.status == 1, "berth: \(again) runc: \(runcAgain)")
+        }
+    }
+
+    @Test func startPauseAndResumeRefuseTheWrongStateAsInRunc() async throws {
+        try await withBerthSandbox { s in
+            let (id, _) = try await Self.runBoth(s, ["sleep", "1000"])
+            // Each step: berth and runc with the same arguments, the same outcome.
+            let steps: [([String], Bool)] = [
+                (["start", id], false), (["resume", id], false), (["pause", id], true), (["pause", id], false),
+                (["resume", id], true), (["kill", id, "KILL"], true),
+            ]
+            for (arguments, succeeds) in steps {
+                let berth = try await s.berth(arguments)
+                let runc = try await Self.runc(s, arguments)
+                #expect(berth.succeeded == succeeds && runc.succeeded == succeeds, "\(arguments): berth: \(berth) runc: \(runc)")
+                #expect(berth.status == 0 || berth.status == 1, "one status for every failure: \(berth)")
+            }
+            #expect(try await s.waitForStatus(id, "stopped") == "stopped")
+            #expect(await eventually { (try? await Self.runc(s, "state", id).stdout.contains("\"stopped\"")) ?? false })
+            for arguments in [["start", id], ["pause", id], ["exec", id, "true"]] {
+                let berth = try await s.berth(arguments)
+                let runc = try await Self.runc(s, arguments)
+                #expect(berth.status == 1 && runc.status != 0, "\(arguments): berth: \(berth) runc: \(runc)")
+            }
+            #expect(try await s.berth("delete", id).succeeded)
+            #expect(try await Self.runc(s, "delete", id).succeeded)
         }
     }
 }

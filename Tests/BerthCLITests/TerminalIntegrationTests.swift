@@ -41,7 +41,8 @@ struct TerminalIntegrationTests {
         let output = Pipe()
         process.standardOutput = output
         try process.run()
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: socket + ".ready") { usleep(10_000) }
+        // python3 alone takes seconds to start in the emulated VM while other suites run.
+        for _ in 0..<Int(500 * TestTiming.scale) where !FileManager.default.fileExists(atPath: socket + ".ready") { usleep(10_000) }
         try #require(FileManager.default.fileExists(atPath: socket + ".ready"), "the console receiver did not start")
         return (socket, process, output)
     }

@@ -19,7 +19,9 @@ enum FeaturesCommand {
                 apparmor: Features.Enabled(enabled: false),
                 selinux: Features.Enabled(enabled: false),
                 intelRdt: Features.Enabled(enabled: false),
-                mountExtensions: Features.MountExtensions(idmap: Features.Enabled(enabled: false))))
+                mountExtensions: Features.MountExtensions(idmap: Features.Enabled(enabled: false))),
+            // The one annotation the runtime-spec names, which runc and crun print too.
+            annotations: ["io.github.seccomp.libseccomp.version": libseccompVersion])
         let text: String
         do { text = try encodeJSON(features, pretty: true) } catch { throw BerthError(.system, "encoding features: \(error)") }
         try FileDescriptor.standardOutput.writeAll(text + "\n")
