@@ -94,6 +94,11 @@ public struct Exec {
         for join in joins where join.kind == .pid || join.kind == .time {
             try NamespaceKind.join(join.fd, kind: join.kind, path: "/proc/\(record.pid)/ns/\(join.kind.procName)")
         }
+        // A container without a mount namespace of its own shares the host's: joining the
+        // others leaves the child at the host's root, so it takes the init's root instead
+        // (a chroot into the rootfs, as the init did).
+        let initRoot = joins.contains { $0.kind == .mount } ? nil : try FileDescriptor.open("/proc/\(record.pid)/root", BERTH_O_PATH | O_DIRECTORY)
+        defer { initRoot?.close() }
         var cgroupFD: FileDescriptor?
         if let location = record.cgroup { cgroupFD = try? Cgroup(root: location.root, path: location.path).open() }
         defer { cgroupFD?.close() }
@@ -119,6 +124,11 @@ public struct Exec {
                 // (a network namespace made by the engine, say).
                 for join in joins where join.kind != .user && join.kind != .pid && join.kind != .time {
                     try NamespaceKind.join(join.fd, kind: join.kind, path: join.kind.procName)
+                }
+                if let initRoot {
+                    try sys("fchdir", "the container's root") { Glibc.fchdir(initRoot.rawValue) }
+                    try sys("chroot", "the container's root") { Glibc.chroot(".") }
+                    initRoot.close()
                 }
                 for join in joins where join.kind == .user {
                     try NamespaceKind.join(join.fd, kind: .user, path: "user")

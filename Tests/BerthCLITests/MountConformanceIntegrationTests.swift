@@ -250,7 +250,9 @@ struct MountConformanceIntegrationTests {
             let bundle = try await runcBundle(s, ["sh", "-c", script]) { addUserNamespace(&$0) }
             let run = try await s.berth("run", "--bundle", bundle.path, id)
             #expect(run.status == 0, "\(run)")
-            let line = try #require(run.lines.first { $0.split(separator: " ").count > 4 && $0.split(separator: " ")[4] == "/sys/fs/cgroup" }, "\(run)")
+            // The last line is the mount on top: where /sys is the host's bound (a sysfs the
+            // container may not mount, as in the VM), the host's cgroup2 comes with it below.
+            let line = try #require(run.lines.last { $0.split(separator: " ").count > 4 && $0.split(separator: " ")[4] == "/sys/fs/cgroup" }, "\(run)")
             let fields = line.split(separator: " ").map(String.init)
             #expect(fields[3] == "/berth/\(id)", "the bound directory is the container's cgroup: \(line)")
             #expect(fields[5].split(separator: ",").contains("ro"), "\(line)")
@@ -321,6 +323,16 @@ struct MountConformanceIntegrationTests {
             let run = try await s.berth("run", "--bundle", bare.path, s.newID())
             #expect(run.status == 0, "\(run)")
             #expect(run.lines == ["rootfs", "host-pids"], "\(run)")
+
+            // exec joins what the init has, and its root: the rootfs, not the host's /.
+            var sleeper = try bare.config()
+            sleeper.args = ["sleep", "1000"]
+            try bare.save(sleeper)
+            let id = s.newID()
+            try #require(try await s.berth("run", "--detach", "--bundle", bare.path, id).succeeded)
+            let exec = try await s.berth("exec", id, "sh", "-c", "test -e /.berth-rootfs && echo rootfs")
+            #expect(exec.status == 0 && exec.lines == ["rootfs"], "\(exec)")
+            #expect(try await s.berth("delete", "--force", id).succeeded)
             #expect(HostWatch.mountPoints().subtracting(before).isEmpty, "new host mounts: \(HostWatch.mountPoints().subtracting(before))")
         }
     }
