@@ -118,8 +118,8 @@ public struct Containers {
         try ProcessControl.signal(pidfd: pidfd, signal)
     }
 
-    /// True when the container's config asks for a new pid namespace; a config that cannot be
-    /// read counts as one, so that kill falls back to signalling the init alone, as before.
+    /// True when the container's config asks for a new pid namespace. A config that cannot be
+    /// read counts as one: an unreadable file must not widen a kill to the whole cgroup.
     private func hasOwnPidNamespace(_ id: String) -> Bool {
         guard let spec = try? Exec.containerSpec(store: store, id: id) else { return true }
         return spec.linux?.namespaces?.contains { $0.type == .pid && ($0.path ?? "").isEmpty } ?? false
