@@ -231,4 +231,36 @@ struct RuncBundleIntegrationTests {
             }
         }
     }
+
+    // MARK: - Seccomp listener
+
+    /// A listenerPath without any SCMP_ACT_NOTIFY rule: there is no listener to hand over, so
+    /// berth neither connects (runc does not either; crun sends the state alone) nor waits.
+    @Test func listenerPathWithoutANotifyRuleIsNotConnectedAndNeverHangs() async throws {
+        try await withBerthSandbox { s in
+            let socketPath = s.directory.path + "/agent.sock"
+            let server = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            try #require(server >= 0)
+            defer { close(server) }
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+                for (index, byte) in socketPath.utf8.prefix(buffer.count - 1).enumerated() { buffer[index] = byte }
+            }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            try #require(bound == 0 && listen(server, 4) == 0, "errno \(errno)")
+            let bundle = try await s.foreignBundle(.runc, ["sh", "-c", "mkdir /tmp/x 2>/dev/null; echo mkdir=$?"]) {
+                $0["linux.seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": socketPath, "listenerMetadata": "unused",
+                                       "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"]]]
+            }
+            let run = try await s.berth(["run", "--bundle", bundle.path, s.newID()], timeout: 60)
+            #expect(run.status == 0 && !run.timedOut, "\(run)")
+            #expect(run.stdout == "mkdir=1\n", "the filter is loaded: \(run)")
+            let connection = accept(server, nil, nil)
+            #expect(connection < 0 && errno == EAGAIN, "berth connected to the listener path")
+            if connection >= 0 { close(connection) }
+        }
+    }
 }
