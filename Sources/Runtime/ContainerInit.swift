@@ -30,9 +30,11 @@ struct ContainerInit {
         } catch {
             if afterReady {
                 // The parent is gone by now; the engine reads the container's stderr.
-                _ = try? FileDescriptor.standardError.writeAll("berth: \(error.description)\n")
+                _ = try? FileDescriptor.standardError.writeAll("berth: \(ErrorText.line(error.description))\n")
             } else {
-                try? channel.send(.failed(error.description))
+                // One packet, which the parent reads with a buffer of 64 KiB: a longer report
+                // would be lost, and the cause with it.
+                try? channel.send(.failed(ErrorText.line(error.description)))
             }
         }
         Glibc._exit(127)

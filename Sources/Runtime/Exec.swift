@@ -68,6 +68,7 @@ public struct Exec {
                 process.noNewPrivileges = process.noNewPrivileges ?? base.noNewPrivileges
             }
         }
+        try LaunchPlan.refuseNULBytes(in: process, label: "process")
         let plan = try LaunchPlan.processPlan(process, label: "process")
         // The container's filter applies to every process in it, exec'd ones included.
         let seccomp = try LaunchPlan.seccompProgram(try Exec.containerSpec(store: store, id: id).linux?.seccomp,

@@ -11,6 +11,8 @@ extension LaunchPlan {
     /// milliseconds, loading a cached one microseconds).
     public init(spec: Spec, id: String, bundle: String, usePivotRoot: Bool = true, seccompCache: SeccompCache? = nil) throws(BerthError) {
         try ContainerID.validate(id)
+        try LaunchPlan.refuseNULBytes(in: spec)
+        try LaunchPlan.checkKernelLimits(spec)
         try LaunchPlan.refuseUnsupported(spec)
         guard let process = spec.process else { throw BerthError(.invalidConfig, "process: missing, but berth needs a process to run") }
         guard let root = spec.root else { throw BerthError(.invalidConfig, "root: missing") }
@@ -175,9 +177,11 @@ extension LaunchPlan {
     static func processPlan(_ process: OCI.Process, label: String) throws(BerthError) -> ProcessPlan {
         let args = process.args
         guard !args.isEmpty else { throw BerthError(.invalidConfig, "\(label).args: must name a command") }
-        guard process.cwd.hasPrefix("/") else { throw BerthError(.invalidConfig, "\(label).cwd: \"\(process.cwd)\" must be an absolute path") }
+        guard process.cwd.hasPrefix("/") else { throw BerthError(.invalidConfig, "\(label).cwd: \"\(ErrorText.short(process.cwd))\" must be an absolute path") }
+        try KernelLimits.checkPath(process.cwd, label: "\(label).cwd")
+        try KernelLimits.checkPath(args[0], label: "\(label).args[0]")
         for (index, variable) in (process.env ?? []).enumerated() where !variable.contains("=") || variable.hasPrefix("=") {
-            throw BerthError(.invalidConfig, "\(label).env[\(index)]: \"\(variable)\" is not KEY=VALUE")
+            throw BerthError(.invalidConfig, "\(label).env[\(index)]: \"\(ErrorText.short(variable))\" is not KEY=VALUE")
         }
         let capabilities = try process.capabilities.map { (caps) throws(BerthError) in try capabilitySets(caps, label: "\(label).capabilities") }
         var rlimits: [Rlimit] = []
@@ -191,6 +195,7 @@ extension LaunchPlan {
             }
             rlimits.append(Rlimit(name: limit.type.rawValue, resource: resource, soft: limit.soft, hard: limit.hard))
         }
+        try KernelLimits.checkExec(arguments: args, environment: process.env ?? [], stackLimit: KernelLimits.stackLimit(rlimits), label: label)
         if let adjust = process.oomScoreAdj, adjust < -1000 || adjust > 1000 {
             throw BerthError(.invalidConfig, "\(label).oomScoreAdj: \(adjust) is outside -1000...1000")
         }
@@ -239,7 +244,9 @@ extension LaunchPlan {
         func commands(_ list: [Hook]?, _ name: String) throws(BerthError) -> [HookCommand] {
             try (list ?? []).enumerated().map { (index, hook) throws(BerthError) in
                 let label = "hooks.\(name)[\(index)]"
-                guard hook.path.hasPrefix("/") else { throw BerthError(.invalidConfig, "\(label).path: \"\(hook.path)\" must be an absolute path") }
+                guard hook.path.hasPrefix("/") else { throw BerthError(.invalidConfig, "\(label).path: \"\(ErrorText.short(hook.path))\" must be an absolute path") }
+                try KernelLimits.checkPath(hook.path, label: "\(label).path")
+                try KernelLimits.checkExec(arguments: hook.args ?? [], environment: hook.env ?? [], stackLimit: KernelLimits.stackLimit([]), label: label)
                 if let timeout = hook.timeout, timeout <= 0 { throw BerthError(.invalidConfig, "\(label).timeout: must be positive") }
                 return HookCommand(label: label, path: hook.path, arguments: hook.args ?? [], environment: hook.env, timeoutSeconds: hook.timeout)
             }

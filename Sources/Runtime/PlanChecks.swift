@@ -136,6 +136,176 @@ extension BerthError {
     }
 }
 
+extension LaunchPlan {
+    /// A string reaches the kernel (and libseccomp) as a C string, cut at its first NUL byte:
+    /// `tr\u0000ue` would run tr, `A=visible\u0000hidden` set A=visible. Every string of the
+    /// config that reaches the kernel is refused with one, by its JSON path, as runc refuses
+    /// them ("can't contain null"). Fields that are enums, or checked against a list of names
+    /// (capabilities, rlimits, rootfsPropagation, timeOffsets), cannot hold one; annotations
+    /// and listenerMetadata only go into JSON. Walked field by field rather than through an
+    /// encoder: the check is on every create's path.
+    static func refuseNULBytes(in spec: Spec) throws(BerthError) {
+        try NULCheck.string(spec.hostname, "hostname")
+        try NULCheck.string(spec.domainname, "domainname")
+        try NULCheck.string(spec.root?.path, "root.path")
+        for (index, mount) in (spec.mounts ?? []).enumerated() {
+            try NULCheck.string(mount.destination, "mounts[\(index)].destination")
+            try NULCheck.string(mount.source, "mounts[\(index)].source")
+            try NULCheck.string(mount.type, "mounts[\(index)].type")
+            try NULCheck.strings(mount.options, "mounts[\(index)].options")
+        }
+        if let process = spec.process { try refuseNULBytes(in: process, label: "process") }
+        if let hooks = spec.hooks {
+            for (name, list) in [("prestart", hooks.prestart), ("createRuntime", hooks.createRuntime), ("createContainer", hooks.createContainer),
+                                 ("startContainer", hooks.startContainer), ("poststart", hooks.poststart), ("poststop", hooks.poststop)] {
+                for (index, hook) in (list ?? []).enumerated() {
+                    try NULCheck.string(hook.path, "hooks.\(name)[\(index)].path")
+                    try NULCheck.strings(hook.args, "hooks.\(name)[\(index)].args")
+                    try NULCheck.strings(hook.env, "hooks.\(name)[\(index)].env")
+                }
+            }
+        }
+        guard let linux = spec.linux else { return }
+        for (index, namespace) in (linux.namespaces ?? []).enumerated() { try NULCheck.string(namespace.path, "linux.namespaces[\(index)].path") }
+        try NULCheck.map(linux.sysctl, "linux.sysctl")
+        try NULCheck.string(linux.cgroupsPath, "linux.cgroupsPath")
+        try NULCheck.strings(linux.maskedPaths, "linux.maskedPaths")
+        try NULCheck.strings(linux.readonlyPaths, "linux.readonlyPaths")
+        for (index, device) in (linux.devices ?? []).enumerated() { try NULCheck.string(device.path, "linux.devices[\(index)].path") }
+        if let seccomp = linux.seccomp {
+            try NULCheck.string(seccomp.listenerPath, "linux.seccomp.listenerPath")
+            for (index, syscall) in (seccomp.syscalls ?? []).enumerated() { try NULCheck.strings(syscall.names, "linux.seccomp.syscalls[\(index)].names") }
+        }
+        if let resources = linux.resources {
+            // Names and values of cgroup files.
+            try NULCheck.map(resources.unified, "linux.resources.unified")
+            try NULCheck.string(resources.cpu?.cpus, "linux.resources.cpu.cpus")
+            try NULCheck.string(resources.cpu?.mems, "linux.resources.cpu.mems")
+            for (index, limit) in (resources.hugepageLimits ?? []).enumerated() {
+                try NULCheck.string(limit.pageSize, "linux.resources.hugepageLimits[\(index)].pageSize")
+            }
+            for (index, rule) in (resources.devices ?? []).enumerated() { try NULCheck.string(rule.access, "linux.resources.devices[\(index)].access") }
+            for (index, priority) in (resources.network?.priorities ?? []).enumerated() {
+                try NULCheck.string(priority.name, "linux.resources.network.priorities[\(index)].name")
+            }
+            for name in (resources.rdma ?? [:]).keys { try NULCheck.string(name, "linux.resources.rdma") }
+        }
+    }
+
+    /// The process's strings: also what `exec` checks of a process.json.
+    static func refuseNULBytes(in process: OCI.Process, label: String) throws(BerthError) {
+        try NULCheck.strings(process.args, "\(label).args")
+        try NULCheck.strings(process.env, "\(label).env")
+        try NULCheck.string(process.cwd, "\(label).cwd")
+    }
+}
+
+/// The NUL byte checks of `refuseNULBytes`; the label is only built for an error.
+private enum NULCheck {
+    static func string(_ value: String?, _ label: @autoclosure () -> String) throws(BerthError) {
+        guard let value, value.utf8.contains(0) else { return }
+        throw BerthError(.invalidConfig, "\(label()): can't contain a NUL byte")
+    }
+
+    static func strings(_ values: [String]?, _ label: @autoclosure () -> String) throws(BerthError) {
+        for (index, value) in (values ?? []).enumerated() where value.utf8.contains(0) {
+            throw BerthError(.invalidConfig, "\(label())[\(index)]: can't contain a NUL byte")
+        }
+    }
+
+    static func map(_ values: [String: String]?, _ label: @autoclosure () -> String) throws(BerthError) {
+        for (key, value) in values ?? [:] where key.utf8.contains(0) || value.utf8.contains(0) {
+            throw BerthError(.invalidConfig, "\(label())[\"\(ErrorText.short(key))\"]: can't contain a NUL byte")
+        }
+    }
+}
+
+/// The kernel's limits on what a config passes it, checked before anything is created: past
+/// them a call fails halfway through setup (ENAMETOOLONG, EINVAL, E2BIG), or in the init
+/// with the whole value in its error line.
+enum KernelLimits {
+    /// PATH_MAX, counting the terminating NUL.
+    static let pathMax = 4096
+    /// NAME_MAX: one component of a path.
+    static let nameMax = 255
+    /// HOST_NAME_MAX, also the limit of setdomainname(2).
+    static let hostNameMax = 64
+    /// sizeof(sun_path), counting the terminating NUL.
+    static let socketPathMax = 108
+    /// MAX_ARG_STRLEN: one argument or environment string with its NUL, 32 pages.
+    static var argumentStringMax: Int { 32 * Int(sysconf(Int32(_SC_PAGESIZE))) }
+
+    static func checkPath(_ path: String, label: String) throws(BerthError) {
+        let length = path.utf8.count
+        if length >= pathMax {
+            throw BerthError(.invalidConfig, "\(label): \(length) bytes, longer than the kernel's limit of \(pathMax - 1) for a path")
+        }
+        if let long = path.utf8.split(separator: UInt8(ascii: "/")).first(where: { $0.count > nameMax }) {
+            throw BerthError(.invalidConfig, "\(label): a component of \(long.count) bytes, longer than the kernel's limit of \(nameMax)")
+        }
+    }
+
+    static func checkName(_ name: String?, label: String) throws(BerthError) {
+        guard let name, name.utf8.count > hostNameMax else { return }
+        throw BerthError(.invalidConfig, "\(label): \(name.utf8.count) bytes, longer than the kernel's limit of \(hostNameMax)")
+    }
+
+    /// What execve(2) accepts: each string below MAX_ARG_STRLEN, and all of them with their
+    /// pointers within the limit fs/exec.c derives from the stack's soft limit (a quarter of
+    /// it, at most 6 MiB, at least 128 KiB).
+    static func checkExec(arguments: [String], environment: [String], stackLimit: UInt64, label: String) throws(BerthError) {
+        var total = 0
+        for (name, list) in [("args", arguments), ("env", environment)] {
+            for (index, string) in list.enumerated() {
+                let size = string.utf8.count + 1
+                if size > argumentStringMax {
+                    throw BerthError(.invalidConfig, "\(label).\(name)[\(index)]: \(size - 1) bytes, longer than the kernel's limit of \(argumentStringMax - 1) for one string")
+                }
+                total += size
+            }
+        }
+        let limit = max(min(6 << 20, stackLimit / 4), 128 << 10)
+        let pointers = UInt64((max(arguments.count, 1) + environment.count) * MemoryLayout<UnsafeRawPointer>.size)
+        if UInt64(total) + pointers > limit {
+            throw BerthError(.invalidConfig, "\(label): args and env take \(UInt64(total) + pointers) bytes, more than the \(limit) execve accepts with this stack limit")
+        }
+    }
+
+    /// The soft stack limit the process will exec with: its own RLIMIT_STACK, else berth's.
+    static func stackLimit(_ rlimits: [LaunchPlan.Rlimit]) -> UInt64 {
+        if let stack = rlimits.first(where: { $0.name == "RLIMIT_STACK" }) { return stack.soft }
+        var current = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_STACK.rawValue), &current) == 0 else { return 8 << 20 }
+        return UInt64(current.rlim_cur)
+    }
+}
+
+extension LaunchPlan {
+    /// The limits of `KernelLimits` for the parts of the config outside `process` (whose
+    /// checks are in processPlan, shared with exec) and outside the hooks (hookSet).
+    static func checkKernelLimits(_ spec: Spec) throws(BerthError) {
+        try KernelLimits.checkName(spec.hostname, label: "hostname")
+        try KernelLimits.checkName(spec.domainname, label: "domainname")
+        if let root = spec.root { try KernelLimits.checkPath(root.path, label: "root.path") }
+        for (index, mount) in (spec.mounts ?? []).enumerated() {
+            try KernelLimits.checkPath(mount.destination, label: "mounts[\(index)].destination")
+            if let source = mount.source { try KernelLimits.checkPath(source, label: "mounts[\(index)].source") }
+        }
+        guard let linux = spec.linux else { return }
+        for (index, path) in (linux.maskedPaths ?? []).enumerated() { try KernelLimits.checkPath(path, label: "linux.maskedPaths[\(index)]") }
+        for (index, path) in (linux.readonlyPaths ?? []).enumerated() { try KernelLimits.checkPath(path, label: "linux.readonlyPaths[\(index)]") }
+        for (index, device) in (linux.devices ?? []).enumerated() { try KernelLimits.checkPath(device.path, label: "linux.devices[\(index)].path") }
+        for (index, namespace) in (linux.namespaces ?? []).enumerated() {
+            if let path = namespace.path { try KernelLimits.checkPath(path, label: "linux.namespaces[\(index)].path") }
+        }
+        if let path = linux.cgroupsPath { try KernelLimits.checkPath(path, label: "linux.cgroupsPath") }
+        for name in (linux.sysctl ?? [:]).keys { try KernelLimits.checkPath("/proc/sys/" + name, label: "linux.sysctl[\"\(ErrorText.short(name))\"]") }
+        if let path = linux.seccomp?.listenerPath, path.utf8.count >= KernelLimits.socketPathMax {
+            throw BerthError(.invalidConfig, "linux.seccomp.listenerPath: \(path.utf8.count) bytes, longer than the \(KernelLimits.socketPathMax - 1) a unix socket path may have")
+        }
+    }
+}
+
 /// Config values quoted in error lines.
 enum ErrorText {
     /// `value` fit for a one-line error: control characters escaped (a NUL or a newline would
@@ -220,5 +390,20 @@ extension LaunchPlan {
                 try sys("set_mempolicy") { nodeMask.withUnsafeBufferPointer { berth_set_mempolicy(mode, $0.baseAddress, UInt(nodeMask.count * 64 + 1)) } }
             } catch { throw error.prefixed("linux.memoryPolicy") }
         }
+    }
+}
+
+extension ErrorText {
+    /// A message cut to `limit` bytes at most, for channels with a size (the init's report).
+    static func line(_ message: String, limit: Int = 2048) -> String {
+        guard message.utf8.count > limit else { return message }
+        var text = ""
+        var size = 0
+        for scalar in message.unicodeScalars {
+            size += String(scalar).utf8.count
+            if size > limit - 24 { break }
+            text.unicodeScalars.append(scalar)
+        }
+        return text + "... (\(message.utf8.count) bytes)"
     }
 }

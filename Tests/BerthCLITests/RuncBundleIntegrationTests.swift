@@ -263,4 +263,49 @@ struct RuncBundleIntegrationTests {
             if connection >= 0 { close(connection) }
         }
     }
+
+    // MARK: - Validation before the first side effect
+
+    /// A NUL byte would cut the string where the kernel reads it (`tr\u0000ue` ran /bin/tr):
+    /// refused with the JSON path, one line, nothing left behind. runc refuses these too.
+    @Test func stringsWithANULByteAreRefusedByTheirPath() async throws {
+        try await withBerthSandbox { s in
+            let cases: [(String, (inout BundleConfig) -> Void)] = [
+                ("process.args[0]", { $0.args = ["tr\u{0}ue"] }),
+                ("process.env[", { $0.env = $0.env + ["A=visible\u{0}hidden"] }),
+                ("process.cwd", { $0["process.cwd"] = "/\u{0}tmp" }),
+                ("hostname", { $0["hostname"] = "host\u{0}name" }),
+                ("mounts[0].destination", { $0["mounts.0.destination"] = "/pr\u{0}oc" }),
+                ("linux.sysctl", { $0["linux.sysctl"] = ["kernel.shm\u{0}max": "65536"] }),
+                ("hooks.prestart[0].path", { $0["hooks"] = ["prestart": [["path": "/bin/tr\u{0}ue"]]] }),
+            ]
+            for (path, edit) in cases {
+                let bundle = try await s.foreignBundle(.runc, ["true"], edit: edit)
+                let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+                #expect(run.status != 0, "\(path): \(run)")
+                #expect(run.errorLine.contains(path) && run.errorLine.contains("NUL"), "\(path): \(run)")
+                #expect(run.stderr.split(separator: "\n").count == 1, "\(path): \(run)")
+            }
+        }
+    }
+
+    /// A 1 MB hostname failed inside the init, and its error line lost the cause; a 65 KB one
+    /// echoed the whole value. Now refused up front in one short line.
+    @Test func valuesPastTheKernelsLimitsAreRefusedInOneShortLine() async throws {
+        try await withBerthSandbox { s in
+            let cases: [(String, (inout BundleConfig) -> Void)] = [
+                ("hostname", { $0["hostname"] = String(repeating: "h", count: 70_000) }),
+                ("hostname", { $0["hostname"] = String(repeating: "h", count: 1_000_000) }),
+                ("process.args[1]", { $0.args = ["echo", String(repeating: "a", count: 200_000)] }),
+                ("mounts[0].destination", { $0["mounts.0.destination"] = "/" + String(repeating: "d", count: 300) }),
+            ]
+            for (path, edit) in cases {
+                let bundle = try await s.foreignBundle(.runc, ["true"], edit: edit)
+                let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+                #expect(run.status != 0, "\(path): \(run.errorLine.prefix(300))")
+                #expect(run.errorLine.contains(path) && run.errorLine.contains("limit"), "\(path): \(run.errorLine.prefix(300))")
+                #expect(run.stderr.utf8.count < 300, "\(path): \(run.stderr.utf8.count) bytes of stderr")
+            }
+        }
+    }
 }
