@@ -46,9 +46,10 @@ if [[ ${1:-} == --inside ]]; then
             entries+=("$name@$from-spec" "$binary --root $state/$name run --bundle $work/$from-spec-bundle b")
         done
     done
-    time_rounds "$runs" 3 "$work/times" "${entries[@]}"
+    : >"$work/stdin"
+    time_rounds "$runs" 3 "$work/times" "${entries[@]}" <"$work/stdin" >"$work/stdout"
     for runtime in "$berth" crun runc; do
-        /usr/bin/time -f "%M" -o "$work/rss-$(basename "$runtime")" "$runtime" --root "$state/x" run --bundle "$work/berth-spec-bundle" rss >/dev/null
+        /usr/bin/time -f "%M" -o "$work/rss-$(basename "$runtime")" "$runtime" --root "$state/x" run --bundle "$work/berth-spec-bundle" rss >"$work/stdout"
     done
     echo "$marker"
     jq -M -c -R -s "$rounds_summary" "$work/times" | jq -M -c --arg rb "$(<"$work/rss-berth")" --arg rc "$(<"$work/rss-crun")" --arg rr "$(<"$work/rss-runc")" \

@@ -28,19 +28,22 @@ scripts/make-bundle.sh --from runc "$berth" "$work/runc-spec" -- /bin/true
 
 inner() {
     source benchmarks/rounds.sh
+    # The runtimes' stdio: scratch files, not the host's /dev/null, which crun 1.8 would chown.
+    : >"$work/stdin"
+    exec <"$work/stdin" >"$work/stdout"
     if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
     local -a entries=()
     for bundle in berth-spec runc-spec; do
         for runtime in berth crun runc; do
             binary=$runtime
             [[ $runtime == berth ]] && binary=$berth
-            "$binary" --root "$state/$runtime" run --bundle "$work/$bundle" check >/dev/null
+            "$binary" --root "$state/$runtime" run --bundle "$work/$bundle" check
             entries+=("$runtime@$bundle" "$binary --root $state/$runtime run --bundle $work/$bundle b")
         done
     done
     time_rounds "$runs" 5 "$work/times" "${entries[@]}"
     for runtime in "$berth" crun runc; do
-        /usr/bin/time -f "%M" -o "$work/rss-$(basename "$runtime")" "$runtime" --root "$state/x" run --bundle "$work/berth-spec" rss >/dev/null
+        /usr/bin/time -f "%M" -o "$work/rss-$(basename "$runtime")" "$runtime" --root "$state/x" run --bundle "$work/berth-spec" rss
     done
 }
 export -f inner

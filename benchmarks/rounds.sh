@@ -6,7 +6,9 @@
 # "NAME MICROSECONDS" to OUT. Not hyperfine: it times each command's whole series back to back,
 # and on a shared host a burst of background load then lands on one runtime only (the same
 # binaries measured 211 ms and 59 ms for berth in two such series). Times come from bash's own
-# clock, with no fork around the command. A command that fails stops the benchmark.
+# clock, with no fork around the command. A command that fails stops the benchmark. The commands
+# get the caller's stdio: make it scratch files, never the host's /dev/null (crun 1.8 chowns
+# stdio that is not a terminal, device nodes included: docs/engines.md).
 time_rounds() {
     local runs=$1 warmup=$2 out=$3
     shift 3
@@ -17,7 +19,7 @@ time_rounds() {
         for ((k = 0; k < n; k++)); do
             i=$(((k + round + warmup) % n))
             start=$EPOCHREALTIME
-            eval "${commands[i]}" >/dev/null || { echo "benchmark: ${names[i]} failed: ${commands[i]}" >&2; return 1; }
+            eval "${commands[i]}" || { echo "benchmark: ${names[i]} failed: ${commands[i]}" >&2; return 1; }
             end=$EPOCHREALTIME
             ((round < 0)) || echo "${names[i]} $((${end/./} - ${start/./}))" >>"$out"
         done
