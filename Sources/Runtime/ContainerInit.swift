@@ -220,13 +220,13 @@ struct ContainerInit {
     private func checkExecutable() throws(BerthError) {
         guard let command = plan.process.arguments.first else { return }
         guard let path = ProcessControl.lookUp(command, path: plan.process.searchPath) else {
-            throw BerthError(.invalidConfig, "process.args[0]: \"\(command)\": executable file not found in $PATH")
+            throw BerthError(.invalidConfig, "process.args[0]: \"\(ErrorText.short(command))\": executable file not found in $PATH")
         }
         if Glibc.access(path, X_OK) != 0 {
-            throw BerthError(.invalidConfig, "process.args[0]: \(path)", errno: Glibc.errno)
+            throw BerthError(.invalidConfig, "process.args[0]: \(ErrorText.short(path))", errno: Glibc.errno)
         }
         if Glibc.access(plan.process.cwd, F_OK) != 0 {
-            throw BerthError(.invalidConfig, "process.cwd: \(plan.process.cwd)", errno: Glibc.errno)
+            throw BerthError(.invalidConfig, "process.cwd: \(ErrorText.short(plan.process.cwd))", errno: Glibc.errno)
         }
     }
 
@@ -273,7 +273,7 @@ struct ProcessIdentity {
         // A cwd reached through a leaked descriptor would lie outside the root (CVE-2024-21626).
         var buffer = [CChar](repeating: 0, count: 4096)
         guard Glibc.getcwd(&buffer, buffer.count) != nil, buffer.first == CChar(UInt8(ascii: "/")) else {
-            throw BerthError(.system, "process.cwd: \(process.cwd) is outside the container's root")
+            throw BerthError(.system, "process.cwd: \(ErrorText.short(process.cwd)) is outside the container's root")
         }
         if process.noNewPrivileges {
             try ProcessControl.prctl(Prctl.setNoNewPrivileges, 1, describing: "PR_SET_NO_NEW_PRIVS")
@@ -342,7 +342,7 @@ func execProcess(_ process: LaunchPlan.ProcessPlan, preserveFDs: Int32) throws(B
     ProcessControl.markCloseOnExec(from: 3 + keptDescriptorCount(process, preserveFDs: preserveFDs))
     guard let command = process.arguments.first else { throw BerthError(.invalidConfig, "process.args: must not be empty") }
     guard let path = ProcessControl.lookUp(command, path: process.searchPath) else {
-        throw BerthError(.invalidConfig, "process.args[0]: \"\(command)\": executable file not found in $PATH")
+        throw BerthError(.invalidConfig, "process.args[0]: \"\(ErrorText.short(command))\": executable file not found in $PATH")
     }
     try ProcessControl.exec(path: path, arguments: process.arguments, environment: process.environment)
 }

@@ -309,12 +309,12 @@ extension LaunchPlan {
 /// Config values quoted in error lines.
 enum ErrorText {
     /// `value` fit for a one-line error: control characters escaped (a NUL or a newline would
-    /// cut or split the line) and anything past 48 characters left out, with the full length.
+    /// cut or split the line) and anything past 128 characters left out, with the full length.
     static func short(_ value: String) -> String {
         var text = ""
         var count = 0
         for scalar in value.unicodeScalars {
-            if count == 48 { return text + "... (\(value.utf8.count) bytes)" }
+            if count == 128 { return text + "... (\(value.utf8.count) bytes)" }
             text += scalar.value < 0x20 || scalar.value == 0x7f ? "\\u{\(String(scalar.value, radix: 16))}" : String(scalar)
             count += 1
         }
