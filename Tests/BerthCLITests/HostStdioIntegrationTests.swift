@@ -11,7 +11,9 @@ import TestSupport
 /// (1:3, a /dev/null of the test's own) as stdin and stderr, and compares its full stat, change
 /// time included, and the owner and mode of the host's /dev/null, which berth's stdin is in the
 /// other half of each test.
-@Suite(.timeLimit(.minutes(5)))
+/// Ten minutes: in the emulated VM, with other VMs loading the host, a test of a dozen berth and
+/// runc commands waited past five for its turn at the command gate.
+@Suite(.timeLimit(.minutes(10)))
 struct HostStdioIntegrationTests {
     struct Ownership: Equatable, CustomStringConvertible {
         var uid: uid_t, gid: gid_t, mode: mode_t, changed: timespec?

@@ -7,7 +7,9 @@ import TestSupport
 /// ID under each runtime's own --root. Output that tools parse (list, state, ps, events, version)
 /// and exit statuses that engines act on (delete of a created container, kill of a stopped one)
 /// are compared with runc's live output where runc runs here, or with runc's documented layout.
-@Suite(.timeLimit(.minutes(5)))
+/// Ten minutes: in the emulated VM, with other VMs loading the host, a test of a dozen berth and
+/// runc commands waited past five for its turn at the command gate.
+@Suite(.timeLimit(.minutes(10)))
 struct RuncConformanceIntegrationTests {
     /// `runc --root <sandbox>/runc-state ARGS...`, with the sandbox marker in its environment so
     /// that the leftover check sees a runc container left running.
