@@ -19,7 +19,7 @@ let package = Package(
                        providers: [.apt(["libcap-dev"])]),
         .target(name: "OCI"),
         .target(name: "Linux", dependencies: ["CShim", "CLibcap"]),
-        .target(name: "Cgroup2", dependencies: ["OCI", "Linux"]),
+        .target(name: "Cgroup2", dependencies: ["OCI", "Linux", "CShim"]),
         .target(name: "Seccomp", dependencies: ["OCI", "CLibseccomp"]),
         .target(name: "Runtime", dependencies: ["OCI", "Linux", "Cgroup2", "Seccomp"]),
         .target(name: "BerthCLI", dependencies: ["Runtime", "Seccomp"]),

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <string.h>
@@ -263,4 +264,87 @@ int berth_errno(void) { return errno; }
 
 long berth_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode) {
     return syscall(SYS_set_mempolicy, mode, nodemask, maxnode);
+}
+
+static int berth_bpf(int command, union bpf_attr *attr) {
+    return (int)syscall(SYS_bpf, command, attr, sizeof(*attr));
+}
+
+int berth_bpf_load_device_program(const void *instructions, uint32_t count, const char *name,
+                                  char *log, uint32_t log_size) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    attr.insns = (uint64_t)(uintptr_t)instructions;
+    attr.insn_cnt = count;
+    // The program calls no helper, so the license only has to be a string.
+    attr.license = (uint64_t)(uintptr_t)"Apache-2.0";
+    strncpy(attr.prog_name, name, sizeof(attr.prog_name) - 1);
+    int fd = berth_bpf(BPF_PROG_LOAD, &attr);
+    if (fd >= 0 || log == NULL || log_size < 2) return fd;
+    // Loaded again only to learn why: the verifier writes its log on request.
+    int saved = errno;
+    log[0] = 0;
+    attr.log_level = 1;
+    attr.log_buf = (uint64_t)(uintptr_t)log;
+    attr.log_size = log_size;
+    fd = berth_bpf(BPF_PROG_LOAD, &attr);
+    if (fd >= 0) return fd;
+    log[log_size - 1] = 0;
+    errno = saved;
+    return -1;
+}
+
+static int berth_bpf_device_attachment(int command, int program, int cgroup, uint32_t flags) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = (uint32_t)cgroup;
+    attr.attach_bpf_fd = (uint32_t)program;
+    attr.attach_type = BPF_CGROUP_DEVICE;
+    attr.attach_flags = flags;
+    return berth_bpf(command, &attr);
+}
+
+int berth_bpf_attach_device_program(int program, int cgroup) {
+    return berth_bpf_device_attachment(BPF_PROG_ATTACH, program, cgroup, BPF_F_ALLOW_MULTI);
+}
+
+int berth_bpf_detach_device_program(int program, int cgroup) {
+    return berth_bpf_device_attachment(BPF_PROG_DETACH, program, cgroup, 0);
+}
+
+int berth_bpf_query_device_programs(int cgroup, uint32_t *ids, uint32_t *count) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.query.target_fd = (uint32_t)cgroup;
+    attr.query.attach_type = BPF_CGROUP_DEVICE;
+    attr.query.prog_ids = (uint64_t)(uintptr_t)ids;
+    attr.query.prog_cnt = *count;
+    int result = berth_bpf(BPF_PROG_QUERY, &attr);
+    *count = attr.query.prog_cnt;
+    return result;
+}
+
+int berth_bpf_program_by_id(uint32_t id) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_id = id;
+    // Descriptors from bpf(2) are always close-on-exec.
+    return berth_bpf(BPF_PROG_GET_FD_BY_ID, &attr);
+}
+
+int berth_bpf_program_info(int program, uint32_t *id, char name[16]) {
+    struct bpf_prog_info info;
+    memset(&info, 0, sizeof(info));
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.info.bpf_fd = (uint32_t)program;
+    attr.info.info_len = sizeof(info);
+    attr.info.info = (uint64_t)(uintptr_t)&info;
+    int result = berth_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr);
+    if (result != 0) return result;
+    *id = info.id;
+    memcpy(name, info.name, 16);
+    name[15] = 0;
+    return 0;
 }

@@ -157,11 +157,14 @@ public struct Cgroup: Sendable, Equatable {
         for pid in processes() { Glibc.kill(pid, signal) }
     }
 
-    /// Removes the cgroup, then the `createdAncestors` empty parents that `create` made. A parent
-    /// still in use by another container is left in place.
+    /// Kills its processes, detaches berth's device programs and removes the cgroup, then the
+    /// `createdAncestors` empty parents that `create` made. A parent still in use by another
+    /// container is left in place.
     public func remove(createdAncestors: Int = 0) throws(BerthError) {
         if exists {
             try killAll()
+            // Only now: detached while a process could still run, its devices would be open.
+            detachDevicePrograms()
             try sys("rmdir", directory) { Glibc.rmdir(directory) }
         }
         var components = path.split(separator: "/")

@@ -24,7 +24,8 @@ public enum CgroupResources {
     /// placement may depend on it), then memory, cpu, io, pids, hugetlb, rdma, and the
     /// `unified` entries last. A `unified` key that a typed field also sets wins: the typed
     /// write is dropped (runc writes both, unified last, with the same result).
-    /// `devices` are not mapped: cgroup v2 controls devices with eBPF, not files.
+    /// `devices` become a device program (``DeviceProgram``), compiled here, with the defaults
+    /// appended; cgroup v2 controls devices with eBPF, not files.
     public static func plan(for resources: LinuxResources) throws(BerthError) -> CgroupResourcePlan {
         var writes: [CgroupWrite] = []
         if let cpu = resources.cpu { writes += try cpusetWrites(cpu) }
@@ -41,7 +42,8 @@ public enum CgroupResources {
             writes.removeAll { overridden.contains($0.file) || ($0.fallback.map { overridden.contains($0.file) } ?? false) }
             writes += unifiedWrites
         }
-        return CgroupResourcePlan(writes: writes, checkMemoryBeforeUpdate: resources.memory?.checkBeforeUpdate ?? false)
+        let devices = DeviceProgram.compile(try DeviceRule.rules(for: resources.devices))
+        return CgroupResourcePlan(writes: writes, checkMemoryBeforeUpdate: resources.memory?.checkBeforeUpdate ?? false, devices: devices)
     }
 
     // MARK: memory

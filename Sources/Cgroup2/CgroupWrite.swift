@@ -48,10 +48,14 @@ public struct CgroupResourcePlan: Sendable, Equatable {
     public var writes: [CgroupWrite]
     /// `linux.resources.memory.checkBeforeUpdate`: refuse a memory.max below memory.current.
     public var checkMemoryBeforeUpdate: Bool
+    /// `linux.resources.devices` with the default devices, compiled: the device program the
+    /// container runs under. Attached by ``Cgroup/attachDeviceProgram(_:)``, not by `apply`.
+    public var devices: DeviceProgram?
 
-    public init(writes: [CgroupWrite] = [], checkMemoryBeforeUpdate: Bool = false) {
+    public init(writes: [CgroupWrite] = [], checkMemoryBeforeUpdate: Bool = false, devices: DeviceProgram? = nil) {
         self.writes = writes
         self.checkMemoryBeforeUpdate = checkMemoryBeforeUpdate
+        self.devices = devices
     }
 
     /// The controllers the writes need, in ``CgroupResources/knownControllers`` order.

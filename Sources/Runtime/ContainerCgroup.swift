@@ -29,14 +29,19 @@ extension Containers {
         try cgroup(of: id, allowed: [.paused], for: "resume").0.thaw()
     }
 
-    /// Changes a live container's limits. Only the fields set in `resources` change; a value the
-    /// kernel refuses (memory.max below what the container uses and cannot reclaim) is an error
-    /// naming its field.
+    /// Changes a live container's limits. Only the fields set in `resources` change: the other
+    /// half of a two-value file (cpu.max's quota and period) is read from the cgroup and kept.
+    /// `devices`, when given, replace the container's device rules (the defaults still apply):
+    /// the new program is attached before the old one goes. A value the kernel refuses
+    /// (memory.max below what the container uses and cannot reclaim) is an error naming its field.
     public func update(_ id: String, resources: LinuxResources) throws(BerthError) {
-        let plan = try CgroupResources.plan(for: resources)
         let lock = try store.lock(id)
         defer { lock.close() }
-        try cgroup(of: id, allowed: [.created, .running, .paused], for: "update").0.apply(plan)
+        let group = try cgroup(of: id, allowed: [.created, .running, .paused], for: "update").0
+        let plan = try CgroupResources.plan(for: CgroupResources.completing(resources, current: group.currentLimits()))
+        // Devices first: a program the kernel refuses then leaves every limit as it was.
+        if resources.devices != nil, let devices = plan.devices { try group.attachDeviceProgram(devices) }
+        try group.apply(plan)
     }
 
     /// One statistics sample of a live container.
@@ -70,5 +75,19 @@ func removeContainerCgroup(_ cgroup: Cgroup, created: Int, id: String) throws(Be
     try cgroup.remove(createdAncestors: created - 1)
     if cgroup.path == LaunchPlan.defaultCgroupParent + "/" + id {
         _ = Glibc.rmdir(cgroup.root + "/" + LaunchPlan.defaultCgroupParent)
+    }
+}
+
+extension LaunchPlan {
+    /// The device program the container starts under: linux.resources.devices with the defaults,
+    /// and mknod of its own linux.devices nodes, which the init makes inside the cgroup.
+    var deviceProgram: DeviceProgram? {
+        resources.devices?.allowingCreation(of: devices.compactMap { node in
+            switch node.fileType {
+            case UInt32(S_IFCHR): (.char, node.major, node.minor)
+            case UInt32(S_IFBLK): (.block, node.major, node.minor)
+            default: nil
+            }
+        })
     }
 }

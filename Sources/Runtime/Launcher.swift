@@ -58,11 +58,13 @@ public struct Launcher {
                 }
                 record.cgroupCreated = try group.create()
                 cgroup = group
-                // Limits are in force before the init's first instruction: clone3 starts it
-                // inside this cgroup.
+                // Limits and device rules are in force before the init's first instruction:
+                // clone3 starts it inside this cgroup.
                 if !plan.resources.writes.isEmpty { try group.apply(plan.resources) }
-            } else if !plan.resources.writes.isEmpty {
-                throw BerthError(.unsupported, "linux.resources: this host has no cgroup2 mount to set limits on")
+                if let devices = plan.deviceProgram { try group.attachDeviceProgram(devices) }
+            } else {
+                // Without a cgroup there is no device control: never run unprotected.
+                throw BerthError(.unsupported, "linux.resources.devices: this host has no cgroup2 mount to attach the device program to, and berth runs no container without one")
             }
             try sys("mkfifo", store.fifoPath(plan.id)) { Glibc.mkfifo(store.fifoPath(plan.id), 0o600) }
             // In a user namespace the init is the container's root, which the host knows by

@@ -137,15 +137,18 @@ import Testing
             == "linux.resources.rdma[\"a b\"]: \"a b\" is not an RDMA device name")
     }
 
-    @Test func devicesAreNotMapped() throws {
+    @Test func devicesBecomeAProgramNotWrites() throws {
         let devices = [LinuxDeviceCgroup(allow: false, access: "rwm"), LinuxDeviceCgroup(allow: true, type: .char, major: 1, minor: 3, access: "rw")]
         let planned = try plan(LinuxResources(devices: devices))
         #expect(planned.writes.isEmpty)
         #expect(planned.controllers.isEmpty)
+        #expect(planned.devices?.rules.count == 2 + DeviceRule.defaults.count)
     }
 
-    @Test func emptyResourcesPlanNothing() throws {
-        #expect(try plan(LinuxResources()) == CgroupResourcePlan())
+    @Test func emptyResourcesPlanNoWritesAndTheDefaultDevices() throws {
+        let planned = try plan(LinuxResources())
+        #expect(planned.writes.isEmpty && !planned.checkMemoryBeforeUpdate)
+        #expect(planned.devices?.rules == DeviceRule.defaults)
     }
 }
 

@@ -130,4 +130,25 @@ int berth_drop_pages_and_poll(const unsigned long *starts, const unsigned long *
 /// with its MPOL_F_* flags, a node mask of `maxnode - 1` bits.
 long berth_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode);
 
+/// bpf(2) for cgroup device programs (BPF_PROG_TYPE_CGROUP_DEVICE, Linux 4.15). Each returns
+/// what the kernel returns: a descriptor or 0, or -1 with errno.
+/// BPF_PROG_LOAD of `count` 8-byte eBPF instructions named `name` (at most 15 characters); on
+/// failure the verifier's log, when it wrote one, is in `log` (NUL-terminated, `log_size` bytes).
+/// The descriptor is close-on-exec.
+int berth_bpf_load_device_program(const void *instructions, uint32_t count, const char *name,
+                                  char *log, uint32_t log_size);
+/// BPF_PROG_ATTACH of `program` to the cgroup directory `cgroup` as BPF_CGROUP_DEVICE, with
+/// BPF_F_ALLOW_MULTI: every attached program must allow an access.
+int berth_bpf_attach_device_program(int program, int cgroup);
+/// BPF_PROG_DETACH of `program` from the cgroup directory `cgroup` (BPF_CGROUP_DEVICE).
+int berth_bpf_detach_device_program(int program, int cgroup);
+/// BPF_PROG_QUERY: the ids of the BPF_CGROUP_DEVICE programs attached to `cgroup` itself (not
+/// inherited ones). `*count` holds the capacity of `ids` and receives the number attached;
+/// ENOSPC when they do not fit.
+int berth_bpf_query_device_programs(int cgroup, uint32_t *ids, uint32_t *count);
+/// BPF_PROG_GET_FD_BY_ID: a close-on-exec descriptor for the loaded program `id`.
+int berth_bpf_program_by_id(uint32_t id);
+/// BPF_OBJ_GET_INFO_BY_FD of a program: its id and its name (16 bytes, NUL-terminated).
+int berth_bpf_program_info(int program, uint32_t *id, char name[16]);
+
 #endif
