@@ -1,0 +1,61 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// `berth update` with one half of a two-value setting keeps the other half (issue 22), read
+/// back from the container's cgroup files. Needs the VM's cpu and memory controllers
+/// (`BERTH_VM_FILTER='UpdateVMTests' scripts/test-vm.sh`).
+@Suite(.cgroupV2, .serialized, .timeLimit(.minutes(5)))
+struct UpdateVMTests {
+    static func file(_ s: BerthSandbox, _ id: String, _ name: String) throws -> String {
+        let directory = try #require(s.cgroupDirectory(id))
+        return try String(contentsOfFile: directory + "/" + name, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func startSleeper(_ s: BerthSandbox, resources: [String: Any]) async throws -> String {
+        let bundle = try await s.bundle(["sleep", "1000"]) { config in
+            for (key, value) in resources { config["linux.resources." + key] = value }
+        }
+        let id = s.newID()
+        let run = try await s.berth("run", "--detach", "--bundle", bundle.path, id)
+        try #require(run.succeeded, "\(run)")
+        return id
+    }
+
+    @Test func eachHalfOfCpuMaxKeepsTheOther() async throws {
+        try await withBerthSandbox { s in
+            let id = try await Self.startSleeper(s, resources: ["cpu": ["quota": 500_000, "period": 100_000]])
+            #expect(try Self.file(s, id, "cpu.max") == "500000 100000")
+            #expect(try await s.berth("update", "--cpu-period", "900000", id).succeeded)
+            #expect(try Self.file(s, id, "cpu.max") == "500000 900000")
+            #expect(try await s.berth("update", "--cpu-quota", "300000", id).succeeded)
+            #expect(try Self.file(s, id, "cpu.max") == "300000 900000")
+            #expect(try await s.berth("update", "--cpu-quota", "-1", id).succeeded)
+            #expect(try Self.file(s, id, "cpu.max") == "max 900000")
+            #expect(try await s.berth("update", "--cpu-period", "200000", id).succeeded)
+            #expect(try Self.file(s, id, "cpu.max") == "max 200000")
+            // Other flags leave cpu.max alone.
+            #expect(try await s.berth("update", "--cpu-share", "2048", "--pids-limit", "50", id).succeeded)
+            #expect(try Self.file(s, id, "cpu.max") == "max 200000")
+            #expect(try Self.file(s, id, "pids.max") == "50")
+            #expect(try await s.berth("delete", "--force", id).succeeded)
+        }
+    }
+
+    @Test func memorySwapAloneIsRelativeToTheCurrentMemoryLimit() async throws {
+        try await withBerthSandbox { s in
+            let id = try await Self.startSleeper(s, resources: ["memory": ["limit": 32 << 20, "swap": 64 << 20]])
+            #expect(try Self.file(s, id, "memory.swap.max") == String(32 << 20))
+            let swap = try await s.berth("update", "--memory-swap", "96m", id)
+            #expect(swap.succeeded, "\(swap)")
+            #expect(try Self.file(s, id, "memory.max") == String(32 << 20))
+            #expect(try Self.file(s, id, "memory.swap.max") == String(64 << 20))
+            // A memory limit alone keeps the swap amount.
+            #expect(try await s.berth("update", "--memory", "48m", id).succeeded)
+            #expect(try Self.file(s, id, "memory.max") == String(48 << 20))
+            #expect(try Self.file(s, id, "memory.swap.max") == String(64 << 20))
+            #expect(try await s.berth("delete", "--force", id).succeeded)
+        }
+    }
+}
