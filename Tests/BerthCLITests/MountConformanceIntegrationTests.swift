@@ -264,7 +264,9 @@ struct MountConformanceIntegrationTests {
 
     @Test func hostnameIsSetInAUtsNamespaceJoinedByPath() async throws {
         try await withBerthSandbox { s in
-            let holder = try SpawnedProcess("/usr/bin/unshare", ["-u", "sleep", "60"], environment: ["PATH=/usr/bin:/bin"],
+            // Killed at the end: it must outlive the test however slow a loaded host makes it
+            // (a 60 s holder was gone by the time berth opened its namespace, under load 20).
+            let holder = try SpawnedProcess("/usr/bin/unshare", ["-u", "sleep", "3600"], environment: ["PATH=/usr/bin:/bin"],
                                             stdoutPath: s.directory.path + "/holder.out", stderrPath: s.directory.path + "/holder.err")
             defer { holder.kill() }
             let ours = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/uts")
