@@ -299,7 +299,11 @@ extension LaunchPlan {
             if let path = namespace.path { try KernelLimits.checkPath(path, label: "linux.namespaces[\(index)].path") }
         }
         if let path = linux.cgroupsPath { try KernelLimits.checkPath(path, label: "linux.cgroupsPath") }
-        for name in (linux.sysctl ?? [:]).keys { try KernelLimits.checkPath("/proc/sys/" + name, label: "linux.sysctl[\"\(ErrorText.short(name))\"]") }
+        for name in (linux.sysctl ?? [:]).keys {
+            // Written as /proc/sys/net/ipv4/ip_forward: each dot is a directory.
+            try KernelLimits.checkPath("/proc/sys/" + name.split(separator: ".", omittingEmptySubsequences: false).joined(separator: "/"),
+                                       label: "linux.sysctl[\"\(ErrorText.short(name))\"]")
+        }
         if let path = linux.seccomp?.listenerPath, path.utf8.count >= KernelLimits.socketPathMax {
             throw BerthError(.invalidConfig, "linux.seccomp.listenerPath: \(path.utf8.count) bytes, longer than the \(KernelLimits.socketPathMax - 1) a unix socket path may have")
         }

@@ -152,6 +152,7 @@ import Testing
             ("process.env[2]", { $0.process?.env?.append("BIG=" + String(repeating: "e", count: 131_072)) }),
             ("process:", { $0.process?.env? += (0..<30).map { "V\($0)=" + String(repeating: "v", count: 100_000) } }),
             ("mounts[0].destination", { $0.mounts?[0].destination = "/" + String(repeating: "m", count: 256) }),
+            ("linux.sysctl", { $0.linux?.sysctl = ["net.ipv4." + String(repeating: "n", count: 256): "1"] }),
             ("linux.maskedPaths[0]", { $0.linux?.maskedPaths = ["/" + String(repeating: "p/", count: 2100)] }),
             ("hooks.prestart[0].args[1]", { $0.hooks = Hooks(prestart: [Hook(path: "/bin/true", args: ["true", long])]) }),
             ("linux.seccomp.listenerPath", {
@@ -163,11 +164,13 @@ import Testing
             edit(&spec)
             let error = try #require(throws: BerthError.self, "\(path) past its limit was accepted") { try fixture.plan(spec) }
             #expect(error.message.hasPrefix(path), "\(path): \(error.description.prefix(200))")
-            #expect(error.description.utf8.count < 200 && !error.description.contains("\n"), "\(path): \(error.description.prefix(200))")
+            #expect(error.description.utf8.count < 320 && !error.description.contains("\n"), "\(path): \(error.description.prefix(200))")
         }
         var fits = base
         fits.hostname = String(repeating: "h", count: 64)
         fits.process?.args = ["echo", String(repeating: "a", count: 131_071)]
+        // 300 bytes in all, but no part above NAME_MAX once the dots are directories.
+        fits.linux?.sysctl = ["net." + Array(repeating: String(repeating: "n", count: 100), count: 3).joined(separator: "."): "1"]
         _ = try fixture.plan(fits)
     }
 }
