@@ -164,21 +164,25 @@ struct DeviceVMTests {
             + "then echo '\(node.name) allowed'; else echo '\(node.name) denied'; fi"
     }.joined(separator: "; ")
 
-    /// Device lists as engines write them. runc's own `runc spec` list comes from runc itself.
-    static var engineLists: [(name: String, rules: [[String: Any]]?)] { [
-        ("runc spec", nil),
-        ("explicit allows, as containerd and podman add them",
-         [["allow": false, "access": "rwm"]]
-            + [(1, 3), (1, 8), (1, 7), (5, 0), (1, 5), (1, 9), (5, 1), (5, 2), (10, 200)].map { ["allow": true, "type": "c", "major": $0.0, "minor": $0.1, "access": "rwm"] }
-            + [["allow": true, "type": "c", "major": 136, "access": "rwm"], ["allow": true, "type": "b", "major": 254, "minor": 0, "access": "r"]]),
-        ("a device rule with wildcards", [["allow": false, "access": "rwm"], ["allow": true, "type": "c", "major": 10, "access": "r"]]),
-        ("privileged", [["allow": true, "access": "rwm"]]),
-    ] }
+    /// Device lists as engines write them: runc spec's from runc itself, podman's and
+    /// containerd's from their captured configs (Tests/Fixtures/engine-configs), and two edges.
+    static func engineLists() throws -> [(name: String, rules: [[String: Any]]?)] {
+        var lists: [(name: String, rules: [[String: Any]]?)] = [("runc spec", nil)]
+        for engine in EngineConfig.allCases {
+            let data = try Data(contentsOf: URL(fileURLWithPath: engine.fixturePath))
+            let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+            let rules = try #require(((json["linux"] as? [String: Any])?["resources"] as? [String: Any])?["devices"] as? [[String: Any]])
+            lists.append((engine.rawValue, rules))
+        }
+        lists.append(("a device rule with wildcards", [["allow": false, "access": "rwm"], ["allow": true, "type": "c", "major": 10, "access": "r"]]))
+        lists.append(("privileged", [["allow": true, "access": "rwm"]]))
+        return lists
+    }
 
     @Test func engineDeviceListsGiveRuncsResults() async throws {
         let runc = try ForeignSpec.executable("runc")
         try await withBerthSandbox { s in
-            for list in Self.engineLists {
+            for list in try Self.engineLists() {
                 let bundle = try await s.foreignBundle(.runc, ["sh", "-c", Self.probe]) { config in
                     config["linux.devices"] = Self.sample.map { ["path": "/dev/s-\($0.name)", "type": $0.type, "major": $0.major, "minor": $0.minor, "fileMode": 0o600] }
                     if let rules = list.rules { config["linux.resources.devices"] = rules }

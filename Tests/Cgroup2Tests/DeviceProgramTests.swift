@@ -123,6 +123,55 @@ import Testing
         }
     }
 
+    /// runc 1.1's answer for a list of the shape engines write (an `a` rule, then allows): its
+    /// defaults appended, mknod of every char and block device among them, run through its
+    /// cgroup v1 emulator (an `a` rule resets to allow-all or deny-all; an allow in deny-all mode
+    /// adds an exception) and a program that matches a rule only if it names every asked bit.
+    static func runc(_ configured: [Rule], _ request: DeviceRequest) throws -> Bool {
+        let defaults = [Rule(allow: true, type: .char, access: "m"), Rule(allow: true, type: .block, access: "m")]
+            + [(1, 3), (1, 8), (1, 7), (5, 0), (1, 5), (1, 9)].map { Rule(allow: true, type: .char, major: $0.0, minor: $0.1, access: "rwm") }
+            + [Rule(allow: true, type: .char, major: 136, access: "rwm"), Rule(allow: true, type: .char, major: 5, minor: 2, access: "rwm"),
+               Rule(allow: true, type: .char, major: 10, minor: 200, access: "rwm")]
+        var allowAll = false
+        var exceptions: [DeviceRule] = []
+        for rule in configured + defaults {
+            if rule.type == nil || rule.type == .all {
+                allowAll = rule.allow
+                exceptions = []
+                continue
+            }
+            try #require(rule.allow && !allowAll, "the model covers allows in deny-all mode only: \(rule)")
+            exceptions += try DeviceRule.rules(for: [rule]).prefix(1)
+        }
+        return allowAll || exceptions.contains { rule in
+            rule.kind == request.kind && (rule.major == nil || rule.major == request.major)
+                && (rule.minor == nil || rule.minor == request.minor) && rule.access.isSuperset(of: request.access)
+        }
+    }
+
+    /// podman's and containerd's captured lists (Tests/Fixtures/engine-configs) answer opens as
+    /// runc does; mknod differs only where runc's `c *:* m` / `b *:* m` allow it and berth does
+    /// not. (DeviceVMTests compares with runc itself.)
+    @Test(arguments: EngineConfig.allCases)
+    func engineListsAnswerOpensAsRuncDoes(engine: EngineConfig) throws {
+        let spec = try decodeJSON(Spec.self, from: try Files.read(engine.fixturePath))
+        let configured = try #require(spec.linux?.resources?.devices)
+        let nodes: [(DeviceRule.Kind, UInt32, UInt32)] = [
+            (.char, 1, 3), (.char, 1, 5), (.char, 1, 9), (.char, 5, 0), (.char, 5, 1), (.char, 5, 2), (.char, 136, 3),
+            (.char, 10, 200), (.char, 10, 229), (.char, 10, 232), (.char, 1, 1), (.char, 4, 1), (.block, 254, 0), (.block, 8, 0), (.block, 7, 0),
+        ]
+        for (kind, major, minor) in nodes {
+            for access: DeviceRule.Access in [.read, .write, [.read, .write]] {
+                let request = DeviceRequest(kind: kind, major: major, minor: minor, access: access)
+                #expect(try Self.allows(configured, request) == Self.runc(configured, request), "\(engine.rawValue): \(request)")
+            }
+            let mknod = DeviceRequest(kind: kind, major: major, minor: minor, access: .mknod)
+            #expect(try Self.runc(configured, mknod), "runc allows mknod of anything: \(mknod)")
+            #expect(try Self.allows(configured, mknod) == Self.runc(configured, DeviceRequest(kind: kind, major: major, minor: minor, access: .read)),
+                    "berth allows mknod of what may be opened only: \(engine.rawValue) \(mknod)")
+        }
+    }
+
     @Test func rulesBeforeACatchAllAreNotEmitted() throws {
         let early = Rule(allow: true, type: .block, major: 8, access: "rw")
         let withCatchAll = DeviceProgram.compile(try DeviceRule.rules(for: [early] + Self.denyAll))
