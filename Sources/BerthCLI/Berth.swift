@@ -57,7 +57,8 @@ public enum Berth {
 
     /// `berth --version`: runc's first lines (go-runc reads the version, then `commit:` on the
     /// second line and `spec:` on the third), then crun's rundir and feature tokens. A token
-    /// names only what berth enforces: +EBPF waits for device programs, +SYSTEMD for sd-notify.
+    /// names only what berth enforces: +EBPF is the device program of linux.resources.devices;
+    /// +SYSTEMD waits for sd-notify.
     static func version(_ globals: GlobalOptions) -> String {
         """
         berth version \(berthVersion)
@@ -65,7 +66,7 @@ public enum Berth {
         spec: \(Spec.version)
         libseccomp: \(libseccompVersion)
         rundir: \(globals.root)
-        +CAP +SECCOMP
+        +CAP +SECCOMP +EBPF
 
         """
     }

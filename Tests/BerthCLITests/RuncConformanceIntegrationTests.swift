@@ -63,7 +63,7 @@ struct RuncConformanceIntegrationTests {
             #expect(runcSeccomp != nil && lines.contains(runcSeccomp ?? ""), "berth: \(version) runc: \(runc)")
             let tokens = (lines.last ?? "").split(separator: " ").map(String.init)
             #expect(tokens.allSatisfy { $0.hasPrefix("+") }, "\(version)")
-            #expect(tokens.contains("+CAP") && tokens.contains("+SECCOMP"), "\(version)")
+            #expect(tokens.contains("+CAP") && tokens.contains("+SECCOMP") && tokens.contains("+EBPF"), "\(version)")
             #expect(!tokens.contains("+SYSTEMD") && !tokens.contains("+CRIU"), "only what berth has: \(version)")
             #expect(try await s.berth("-v").stdout == version.stdout)
         }
