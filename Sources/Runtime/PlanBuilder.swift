@@ -144,6 +144,11 @@ extension LaunchPlan {
             let absolute = PathRules.absolute(given, relativeTo: bundle)
             guard Files.exists(absolute) else { throw BerthError(.invalidConfig, "\(label).source: \(absolute) does not exist") }
             source = absolute
+            // The kernel ignores a bind mount's data: an option word berth does not know would
+            // be dropped silently (as `rro` was).
+            if let word = parsed.data.first {
+                throw BerthError(.invalidConfig, "\(label).options: \"\(ErrorText.short(word))\" is not an option of a bind mount, and would be ignored")
+            }
         } else if mount.type == nil || mount.type?.isEmpty == true {
             throw BerthError(.invalidConfig, "\(label).type: needed for a mount that is not a bind mount")
         }

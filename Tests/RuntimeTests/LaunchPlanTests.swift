@@ -158,6 +158,9 @@ struct RefusedConfig: Sendable, CustomTestStringConvertible {
         RefusedConfig("ridmap option without mappings", .unsupported, "mounts[7].options:") {
             $0.mounts?.append(Mount(destination: "/data", type: "bind", source: "/tmp", options: ["rbind", "ridmap"]))
         },
+        RefusedConfig("unknown option word on a bind mount", "mounts[7].options:") {
+            $0.mounts?.append(Mount(destination: "/data", type: "bind", source: "/tmp", options: ["rbind", "tmpcopyup"]))
+        },
         RefusedConfig("unknown memory policy mode", "linux.memoryPolicy.mode:") { $0.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_FASTEST") },
         RefusedConfig("unknown memory policy flag", "linux.memoryPolicy.flags[1]:") {
             $0.linux?.memoryPolicy = LinuxMemoryPolicy(mode: "MPOL_BIND", nodes: "0", flags: ["MPOL_F_STATIC_NODES", "MPOL_F_FAST"])
