@@ -305,8 +305,8 @@ static int berth_bpf_device_attachment(int command, int program, int cgroup, uin
     return berth_bpf(command, &attr);
 }
 
-int berth_bpf_attach_device_program(int program, int cgroup) {
-    return berth_bpf_device_attachment(BPF_PROG_ATTACH, program, cgroup, BPF_F_ALLOW_MULTI);
+int berth_bpf_attach_device_program(int program, int cgroup, uint32_t flags) {
+    return berth_bpf_device_attachment(BPF_PROG_ATTACH, program, cgroup, flags);
 }
 
 int berth_bpf_detach_device_program(int program, int cgroup) {

@@ -17,7 +17,7 @@ extension Cgroup {
         let loaded = try Self.load(program)
         defer { loaded.close() }
         let old = try berthDevicePrograms(in: directory)
-        if berth_bpf_attach_device_program(loaded.rawValue, directory.rawValue) != 0 {
+        if berth_bpf_attach_device_program(loaded.rawValue, directory.rawValue, Self.allowMulti) != 0 {
             let code = Glibc.errno
             throw BerthError(.unsupported, "linux.resources.devices: cannot attach the device program to \(self.directory) (BPF_PROG_ATTACH)", errno: code)
         }
@@ -29,6 +29,10 @@ extension Cgroup {
             }
         }
     }
+
+    /// BPF_F_ALLOW_MULTI: the program joins those attached here and above instead of replacing
+    /// or overriding them.
+    static let allowMulti: UInt32 = 2
 
     /// Detaches every device program berth attached to this cgroup; for a cgroup whose processes
     /// are gone, just before it is removed. rmdir alone would also drop them, but only once the

@@ -1,3 +1,4 @@
+import CShim
 import Cgroup2
 import Foundation
 import Glibc
@@ -116,6 +117,34 @@ struct DeviceIntegrationTests {
             #expect(run.status == 0, "\(run)")
             #expect(run.stdout.contains("Operation not permitted") && !run.stdout.contains("open-ok"), "\(run)")
             #expect(run.lines.last == "1", "\(run)")
+        }
+    }
+
+    /// A parent cgroup holding a device program attached without BPF_F_ALLOW_MULTI admits no
+    /// program below it: create fails with one line naming linux.resources.devices, and leaves
+    /// neither the container's cgroup nor state behind. The container never runs unprotected.
+    @Test func createFailsCleanlyWhereTheProgramCannotBeAttached() async throws {
+        try await withBerthSandbox { s in
+            let mount = try #require(HostCgroup.mount)
+            let parent = "berth-exclusive-\(getpid())-\(s.newID("p"))"
+            try #require(mkdir(mount + "/" + parent, 0o755) == 0, "mkdir: \(String(cString: strerror(errno)))")
+            defer { rmdir(mount + "/" + parent) }
+            let program = DeviceProgram.compile(DeviceRule.defaults)
+            var log = [CChar](repeating: 0, count: 256)
+            let loaded = program.bytes.withUnsafeBytes {
+                berth_bpf_load_device_program($0.baseAddress, UInt32(program.instructions.count), "exclusive", &log, UInt32(log.count))
+            }
+            try #require(loaded >= 0, "BPF_PROG_LOAD: \(String(cString: strerror(errno)))")
+            defer { close(loaded) }
+            let directory = open(mount + "/" + parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            defer { close(directory) }
+            try #require(berth_bpf_attach_device_program(loaded, directory, 0) == 0, "exclusive attach: \(String(cString: strerror(errno)))")
+
+            let bundle = try await s.bundle(["true"]) { $0["linux.cgroupsPath"] = "/" + parent + "/c" }
+            let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(run.status != 0 && run.errorLine
+                == "berth: linux.resources.devices: cannot attach the device program to \(mount)/\(parent)/c (BPF_PROG_ATTACH): operation not permitted", "\(run)")
+            #expect(!FileManager.default.fileExists(atPath: mount + "/" + parent + "/c"), "the container's cgroup is removed")
         }
     }
 }

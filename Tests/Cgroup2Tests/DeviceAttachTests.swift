@@ -51,7 +51,7 @@ struct DeviceAttachTests {
         defer { close(foreign) }
         let directory = try cgroup.open()
         defer { directory.close() }
-        try #require(berth_bpf_attach_device_program(foreign, directory.rawValue) == 0)
+        try #require(berth_bpf_attach_device_program(foreign, directory.rawValue, Cgroup.allowMulti) == 0)
         try cgroup.attachDeviceProgram(program)
         try cgroup.attachDeviceProgram(program)
         #expect(try cgroup.deviceProgramIDs().count == 2)

@@ -137,9 +137,10 @@ long berth_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long 
 /// The descriptor is close-on-exec.
 int berth_bpf_load_device_program(const void *instructions, uint32_t count, const char *name,
                                   char *log, uint32_t log_size);
-/// BPF_PROG_ATTACH of `program` to the cgroup directory `cgroup` as BPF_CGROUP_DEVICE, with
-/// BPF_F_ALLOW_MULTI: every attached program must allow an access.
-int berth_bpf_attach_device_program(int program, int cgroup);
+/// BPF_PROG_ATTACH of `program` to the cgroup directory `cgroup` as BPF_CGROUP_DEVICE with
+/// `flags`: berth passes BPF_F_ALLOW_MULTI (2), under which every attached program must allow
+/// an access.
+int berth_bpf_attach_device_program(int program, int cgroup, uint32_t flags);
 /// BPF_PROG_DETACH of `program` from the cgroup directory `cgroup` (BPF_CGROUP_DEVICE).
 int berth_bpf_detach_device_program(int program, int cgroup);
 /// BPF_PROG_QUERY: the ids of the BPF_CGROUP_DEVICE programs attached to `cgroup` itself (not
