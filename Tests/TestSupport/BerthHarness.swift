@@ -477,8 +477,9 @@ public final class BerthSandbox: @unchecked Sendable {
     /// A bundle whose config.json an engine generated: podman's or containerd's, captured from a
     /// real run (Tests/Fixtures/engine-configs; docs/engines.md says how). What ties it to the
     /// run it came from is replaced: root.path (the busybox rootfs), `args`, the bind sources
-    /// (podman's hosts, hostname, .containerenv and shm, made empty in the bundle), and the
-    /// cgroupsPath (berth's default, so that parallel tests do not share one). What this host
+    /// (podman's hosts, hostname, .containerenv and shm, made empty in the bundle; /run gets a
+    /// tmpfs for the mount point of .containerenv), and the cgroupsPath (berth's default, so
+    /// that parallel tests do not share one). What this host
     /// cannot give is lowered: rlimits above this process's hard limits, and limits whose
     /// controller the host lacks (a hybrid host binds them to cgroup v1). Then `edit`.
     public func engineBundle(_ engine: EngineConfig, _ args: [String], name: String? = nil,
@@ -502,6 +503,11 @@ public final class BerthSandbox: @unchecked Sendable {
                 FileManager.default.createFile(atPath: source, contents: Data())
             }
             mounts[index]["source"] = source
+        }
+        // podman binds /run/.containerenv, whose mount point it makes in the container's own
+        // layer; the busybox rootfs is shared (and read-only in the VM), so it goes in a tmpfs.
+        if let first = mounts.firstIndex(where: { ($0["destination"] as? String)?.hasPrefix("/run/") == true }) {
+            mounts.insert(["destination": "/run", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=755", "size=1m"]], at: first)
         }
         config["mounts"] = mounts
         var rlimits = config["process.rlimits"] as? [[String: Any]] ?? []

@@ -34,7 +34,7 @@ trap 'rm -rf "$new" ${old:+"$old"}' EXIT
 
 # mktemp makes the directory 0700; a root filesystem's / is 0755.
 chmod 755 "$new"
-mkdir -p "$new"/{bin,sbin,usr/bin,usr/sbin,etc,dev,proc,sys,tmp,root}
+mkdir -p "$new"/{bin,sbin,usr/bin,usr/sbin,etc,dev,proc,sys,tmp,root,run}
 chmod 1777 "$new/tmp"
 chmod 700 "$new/root"
 cp "$busybox" "$new/bin/busybox"
@@ -60,9 +60,12 @@ cat >"$new/etc/group" <<'GROUP'
 root:x:0:
 nobody:x:65534:
 GROUP
-# Empty, so runtimes can bind-mount the host's over it.
+# Empty, so that engines can bind-mount theirs over them (podman binds all three) without a
+# mount point to create in a rootfs that is read-only in the test VM.
 : >"$new/etc/resolv.conf"
-chmod 644 "$new/etc/passwd" "$new/etc/group" "$new/etc/resolv.conf"
+: >"$new/etc/hosts"
+: >"$new/etc/hostname"
+chmod 644 "$new/etc/passwd" "$new/etc/group" "$new/etc/resolv.conf" "$new/etc/hosts" "$new/etc/hostname"
 printf '%s\n' "$stamp" >"$new/.berth-rootfs"
 
 if [[ -e $dest ]]; then
