@@ -6,7 +6,8 @@
 #                   rollout example (rootfs-examples/webapp: v1/rootfs, v2/rootfs, bin/)
 #   make test       all of the above, then the tests on the host and in the VM
 #   make test-vm    only the VM part; BERTH_VM_FILTER=REGEX picks the tests
-#                   (default 'VMTests|IntegrationTests'), see scripts/test-vm.sh
+#                   (default 'VMTests|IntegrationTests'), BERTH_VM_TIME_SCALE=N multiplies
+#                   the phases' time limits; see scripts/test-vm.sh and docs/testing.md
 #   make demo       run a container and show its isolation (the cgroup part in the VM)
 #   make fuzz       libFuzzer on config.json through the decoder and the plan validator,
 #                   FUZZ_SECONDS (default 300); scripts/fuzz.sh
@@ -24,7 +25,7 @@ APT_PACKAGES := libseccomp-dev libcap-dev pkg-config \
 	qemu-system-x86 linux-image-amd64 busybox-static cpio iproute2 \
 	runc crun hyperfine jq time podman containerd curl perl gcc libc6-dev wrk
 
-export BERTH_VM_FILTER
+export BERTH_VM_FILTER BERTH_VM_TIME_SCALE BERTH_VM_LOGS
 
 .PHONY: all deps build rootfs test test-vm demo bench fuzz
 

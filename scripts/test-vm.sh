@@ -8,26 +8,58 @@
 # the VM) and IntegrationTests (run on the host and again in the VM). The
 # filter also sees the file name of free @Test functions: keep them out of
 # files named *VMTests.swift.
-#   BERTH_VM_FILTER=REGEX     Swift Testing --filter instead of the default
-#                             'VMTests|IntegrationTests', e.g. one test:
-#                             BERTH_VM_FILTER='BedVMTests/cpuMax' make test-vm
-#   BERTH_VM_TIMEOUT=SECONDS  the whole VM run, boot included (default 1500)
 #
-# Fails when a test failed, when the runner exits non-zero, when the VM reports
-# no exit status, or when no test ran at all.
+# Phases: every matching suite not in `solo` below runs in one VM, in parallel (a new suite joins
+# it by its name alone); then each suite of `solo` runs alone, in a VM of its own. Every phase has
+# its own time limit, boot included: a phase that hangs is stopped, reported with the tests it
+# left unfinished, its console tail and the guest kernel's stack traces (SysRq l, w), counted as
+# failed, and the next phase runs. Results come back through Swift Testing's event stream, which
+# the guest writes to a virtio serial port (vm-run.sh --results) straight into a host file, so
+# every test is counted whatever the console shows.
+#
+#   BERTH_VM_FILTER=REGEX       Swift Testing --filter instead of the default
+#                               'VMTests|IntegrationTests', e.g. one test:
+#                               BERTH_VM_FILTER='BedVMTests/cpuMax' make test-vm
+#   BERTH_VM_TIME_SCALE=N       multiplies every phase's time limit (default 1; a slower machine)
+#   BERTH_VM_LOGS=DIR           where each phase's console, events and kernel log are kept
+#                               (default .build/test-vm; emptied at the start)
+#
+# Fails when a test failed, a phase timed out, a runner exited non-zero or stopped without
+# finishing its run, the VM reported no exit status, or no test ran at all.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bin=.build/debug/BerthPackageTests.xctest
 filter=${BERTH_VM_FILTER:-VMTests|IntegrationTests}
-# Suites that measure CPU time, throughput or rates, and the engines that load both CPUs: each runs
-# alone after the rest, so that no other suite's load skews a measured number. The ctr suites
-# sample CPU use and the supervisor's mapped pages, which the parallel phase's load has starved.
-solo='EngineVMTests|BedVMTests|ResourcesVMTests|LimitsVMTests|HandoffIntegrationTests|CtrIntegrationTests|CtrLimitsVMTests'
-timeout_s=${BERTH_VM_TIMEOUT:-1500}
-[[ -x $bin ]] || { echo "test-vm: no $bin: run 'make build' first" >&2; exit 2; }
+# Suites that run alone, each in a VM of its own, after the parallel phase: those that measure CPU
+# time, throughput or rates, so that no other suite's load skews a measured number, and the
+# engines, which load both CPUs. The ctr suites sample CPU use and the supervisor's mapped pages,
+# which the parallel phase's load has starved. A suite that must run alone: add its name here.
+solo=(EngineVMTests BedVMTests ResourcesVMTests LimitsVMTests HandoffIntegrationTests CtrIntegrationTests CtrLimitsVMTests)
+# Time limits in seconds, boot included: about three times what a phase takes on a 2-core machine
+# under other load (docs/testing.md has the measured times). A solo suite without an entry gets
+# default_limit. The parallel phase's limit grows with the number of tests it runs, so that new
+# suites joining it need no edit here.
+declare -A limit=(
+    [EngineVMTests]=720
+    [BedVMTests]=240
+    [ResourcesVMTests]=300
+    [LimitsVMTests]=360
+    [HandoffIntegrationTests]=360
+    [CtrIntegrationTests]=420
+    [CtrLimitsVMTests]=240
+)
+default_limit=300
+parallel_base=180 parallel_per_test=6
+scale=${BERTH_VM_TIME_SCALE:-1}
+logs=${BERTH_VM_LOGS:-.build/test-vm}
 
-work=$(mktemp -d /tmp/berth-test-vm.XXXXXX)
+[[ -x $bin ]] || { echo "test-vm: no $bin: run 'make build' first" >&2; exit 2; }
+[[ $scale =~ ^[1-9][0-9]*$ ]] || { echo "test-vm: BERTH_VM_TIME_SCALE wants a whole number, got '$scale'" >&2; exit 2; }
+command -v jq >/dev/null || { echo "test-vm: jq not found: make deps" >&2; exit 2; }
+mkdir -p "$logs"
+rm -f "$logs"/*.console "$logs"/*.events "$logs"/*.kmsg
+
 vpid='' tpid=''
 cleanup() {
     local rc=$?
@@ -35,7 +67,7 @@ cleanup() {
     # vm-run.sh tears down its VM on SIGTERM.
     if [[ -n $vpid ]]; then kill -TERM "$vpid" 2>/dev/null || true; wait "$vpid" 2>/dev/null || true; fi
     if [[ -n $tpid ]]; then wait "$tpid" 2>/dev/null || true; fi
-    rm -rf "$work"
+    rm -f "$logs/.out"
     # Die of the same signal, so that make and shell loops stop on Ctrl-C too.
     if [[ -n $caught ]]; then kill -s "$caught" $$; fi
     exit "$rc"
@@ -46,39 +78,102 @@ trap 'caught=INT; exit 130' INT
 trap 'caught=TERM; exit 143' TERM
 trap 'caught=HUP; exit 129' HUP
 
-# vm-run.sh runs in the background so that a signal here reaches the trap at
-# once instead of after the whole run; tee keeps the output visible live.
-mkfifo "$work/out"
-tee "$work/log" <"$work/out" &
-tpid=$!
-scripts/vm-run.sh -t "$timeout_s" --disk 64M -- sh -c '
-    env NO_COLOR=1 "$1" --testing-library swift-testing --filter "$2" --skip "\\.(?:$3)/"; rc=$?
-    for suite in $(echo "$3" | tr "|" " "); do
-        env NO_COLOR=1 "$1" --testing-library swift-testing --filter "^(?=.*\\.$suite/)(?=.*(?:$2))"; status=$?
-        # 69: no test matched, for a suite the filter leaves out.
-        [ $status -eq 0 ] || [ $status -eq 69 ] || [ $rc -ne 0 ] || rc=$status
-    done
-    exit $rc' sh "$PWD/$bin" "$filter" "$solo" \
-    >"$work/out" 2>&1 &
-vpid=$!
-rc=0
-wait "$vpid" || rc=$?
-vpid=
-wait "$tpid" || true
-tpid=
+solo_re=$(IFS='|'; echo "${solo[*]}")
+# Which phases have tests: the binary lists every test ID (Module.Suite/test()) on the host,
+# without running anything; --list-tests ignores --filter, so the filter is applied here (PCRE
+# reads Swift's regex syntax the same way for the filters we use). When grep cannot read the
+# filter every phase boots, and one without tests reports none.
+listing=$("$bin" --testing-library swift-testing --list-tests 2>/dev/null || true)
+matching() { # prints the listed tests that match the filter and the extended regex $1
+    grep -P -- "$filter" <<<"$listing" 2>/dev/null | grep -E -- "$1" || true
+}
+listed=1
+[[ -n $listing ]] || listed=''
+grep -qP -- "$filter" <<<"" 2>/dev/null || { (($? == 1)) || listed=''; }
 
-read -r passed failed skipped < <(awk -f scripts/count-tests.awk "$work/log")
-echo "vm: $passed passed, $failed failed, $skipped skipped"
-case $rc in
-    124) echo "test-vm: the VM timed out after ${timeout_s}s (BERTH_VM_TIMEOUT)" >&2; exit "$rc" ;;
-    125) echo "test-vm: the VM reported no exit status" >&2; exit "$rc" ;;
-esac
-((failed == 0)) || exit 1
-if ((passed + failed == 0)); then
-    echo "test-vm: no test ran (filter '$filter')" >&2
-    exit $((rc == 0 ? 1 : rc))
+total_passed=0 total_failed=0 total_skipped=0 failures=() ran=0
+# run_phase NAME LIMIT ARGS...: runs the test binary with ARGS in a VM of its own.
+run_phase() {
+    local name=$1 limit_s=$2
+    shift 2
+    local events=$logs/$name.events console=$logs/$name.console kmsg=$logs/$name.kmsg
+    echo "=== test-vm: $name (limit ${limit_s}s) ==="
+    local start=$SECONDS rc=0
+    # vm-run.sh runs in the background so that a signal here reaches the trap at once instead of
+    # after the whole phase; tee keeps the output visible live.
+    rm -f "$logs/.out"
+    mkfifo "$logs/.out"
+    tee "$console" <"$logs/.out" &
+    tpid=$!
+    # After the run, the guest's memory: what the tests left in tmpfs (Shmem) and what is free.
+    scripts/vm-run.sh -t "$limit_s" --disk 64M --kmsg "$kmsg" --results "$events" -- sh -c '
+        bin=$1; shift
+        env NO_COLOR=1 "$bin" --testing-library swift-testing \
+            --event-stream-output-path "$BERTH_VM_RESULTS" --event-stream-version 0 "$@"
+        rc=$?
+        echo "test-vm: guest memory at the end:" $(grep -E "^(MemFree|MemAvailable|Shmem):" /proc/meminfo)
+        exit $rc' \
+        sh "$PWD/$bin" "$@" >"$logs/.out" 2>&1 &
+    vpid=$!
+    wait "$vpid" || rc=$?
+    vpid=
+    wait "$tpid" || true
+    tpid=
+    local took=$((SECONDS - start)) passed failed skipped notrun=0 unfinished=() failed_names=() run_ended=no line
+    while IFS= read -r line; do
+        case $line in
+            counts\ *) read -r _ passed failed skipped <<<"$line" ;;
+            failed\ *) failed_names+=("${line#failed }") ;;
+            unfinished\ *) unfinished+=("${line#unfinished }") ;;
+            notrun\ *) notrun=${line#notrun } ;;
+            run-ended\ *) run_ended=${line#run-ended } ;;
+        esac
+    done < <(jq -nrR -f scripts/test-events.jq "$events")
+    # A phase that did not finish: the tests it planned and never started count as failed too.
+    failed=$((failed + notrun))
+    total_passed=$((total_passed + passed)) total_failed=$((total_failed + failed))
+    total_skipped=$((total_skipped + skipped)) ran=$((ran + passed + failed))
+    echo "vm: $name: $passed passed, $failed failed, $skipped skipped (${took}s of ${limit_s}s)"
+    local why=''
+    case $rc in
+        0) [[ $run_ended == yes ]] || why="the test runner exited 0 without finishing its run" ;;
+        69) ((passed + failed + skipped == 0)) || why="the test runner exited 69" ;; # 69: no test matched
+        124) why="TIMED OUT after ${limit_s}s" ;;
+        125) why="the VM stopped without reporting an exit status (panic, oops: see the kernel log above)" ;;
+        *) why="the test runner exited with $rc" ;;
+    esac
+    ((failed == 0)) || [[ -n $why ]] || why="$failed failed"
+    if [[ -n $why ]]; then
+        local report="$name: $why"
+        local t
+        for t in "${failed_names[@]}"; do report+=$'\n'"    failed: $t"; done
+        for t in "${unfinished[@]}"; do report+=$'\n'"    unfinished (running at the end): $t"; done
+        ((notrun)) && report+=$'\n'"    never started: $notrun"
+        report+=$'\n'"    logs: $console, $kmsg (kernel), $events"
+        failures+=("$report")
+        ((failed > 0)) || { total_failed=$((total_failed + 1)); ran=$((ran + 1)); }
+        echo "test-vm: $report" >&2
+    fi
+}
+
+parallel_tests=$(matching "." | grep -vE "\.(${solo_re})/" | grep -c . || true)
+if [[ -z $listed || $parallel_tests -gt 0 ]]; then
+    run_phase parallel $(((parallel_base + parallel_per_test * parallel_tests) * scale)) \
+        --filter "$filter" --skip "\\.(?:${solo_re})/"
 fi
-if ((rc != 0)); then
-    echo "test-vm: the test runner exited with $rc" >&2
-    exit "$rc"
+for suite in "${solo[@]}"; do
+    [[ -z $listed || -n $(matching "\\.$suite/") ]] || continue
+    run_phase "$suite" $((${limit[$suite]:-$default_limit} * scale)) \
+        --filter "^(?=.*\\.$suite/)(?=.*(?:$filter))"
+done
+
+echo "vm: $total_passed passed, $total_failed failed, $total_skipped skipped"
+if ((${#failures[@]})); then
+    echo "test-vm: failed phases:" >&2
+    printf '  %s\n' "${failures[@]}" >&2
+    exit 1
+fi
+if ((ran == 0)); then
+    echo "test-vm: no test ran (filter '$filter')" >&2
+    exit 1
 fi

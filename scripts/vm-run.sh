@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Run a command as root in a throwaway VM whose kernel runs cgroup v2 only.
 #
-#   scripts/vm-run.sh [-t SECONDS] [-m MB] [--disk SIZE] [--smp N] -- COMMAND...
+#   scripts/vm-run.sh [-t SECONDS] [-m MB] [--disk SIZE] [--smp N] [--kmsg FILE] [--results FILE] -- COMMAND...
 #
-#   -t SECONDS   limit for the whole run, boot included (default 600)
-#   -m MB        guest memory (default 1024)
-#   --disk SIZE  attach an empty raw disk of SIZE (e.g. 64M) as /dev/vda
-#   --smp N      guest CPUs (default 2; TCG runs them on parallel host threads)
-#   BERTH_VM_CPU qemu -cpu model (default max; faster than qemu64 under TCG)
+#   -t SECONDS      limit for the whole run, boot included (default 600)
+#   -m MB           guest memory (default 1024)
+#   --disk SIZE     attach an empty raw disk of SIZE (e.g. 64M) as /dev/vda
+#   --smp N         guest CPUs (default 2; TCG runs them on parallel host threads)
+#   --kmsg FILE     keep the guest's kernel log (its own serial port, loglevel 7) in FILE
+#   --results FILE  a write-only channel to the host: the guest writes to the character device
+#                   named by $BERTH_VM_RESULTS (a virtio serial port) and the bytes land in FILE
+#                   as they are written, so they survive a hang or a timeout
+#   BERTH_VM_CPU    qemu -cpu model (default max; faster than qemu64 under TCG)
+#
+# On a timeout the host asks the guest kernel for stack traces through the keyboard's SysRq
+# (l: every CPU's backtrace, w: blocked tasks, t: every task) before stopping it; the kernel
+# log's tail goes to stderr with the console's (docs/testing.md, "Reading a timeout report").
 #
 # In the guest: the host's / read-only over 9p at the same paths; tmpfs on /tmp,
 # /run, /root and /dev/shm; cgroup2 on /sys/fs/cgroup with every controller
@@ -27,10 +35,12 @@ timeout_s=600
 mem_mb=1024
 disk_size=
 smp=2
+kmsg_file=
+results_file=
 cpu=${BERTH_VM_CPU:-max}
 
 usage() {
-    echo "usage: scripts/vm-run.sh [-t SECONDS] [-m MB] [--disk SIZE] [--smp N] -- COMMAND..." >&2
+    echo "usage: scripts/vm-run.sh [-t SECONDS] [-m MB] [--disk SIZE] [--smp N] [--kmsg FILE] [--results FILE] -- COMMAND..." >&2
     exit 2
 }
 die() { echo "$prog: $*" >&2; exit 2; }
@@ -41,6 +51,8 @@ while (($#)); do
         -m) (($# >= 2)) || usage; mem_mb=$2; shift 2 ;;
         --disk) (($# >= 2)) || usage; disk_size=$2; shift 2 ;;
         --smp) (($# >= 2)) || usage; smp=$2; shift 2 ;;
+        --kmsg) (($# >= 2)) || usage; kmsg_file=$2; shift 2 ;;
+        --results) (($# >= 2)) || usage; results_file=$2; shift 2 ;;
         --) shift; break ;;
         -h|--help) usage ;;
         *) echo "$prog: unknown option $1" >&2; usage ;;
@@ -51,6 +63,9 @@ done
 if [[ ! $mem_mb =~ ^[1-9][0-9]*$ ]] || ((mem_mb < 256)); then die "-m wants at least 256 (MB), got '$mem_mb'"; fi
 [[ $smp =~ ^[1-9][0-9]*$ ]] || die "--smp wants a cpu count, got '$smp'"
 [[ -z $disk_size || $disk_size =~ ^[1-9][0-9]*[KMG]?$ ]] || die "--disk wants a size like 64M, got '$disk_size'"
+for f in "$kmsg_file" "$results_file"; do
+    [[ -z $f ]] || : >"$f" || die "cannot write $f"
+done
 
 # --- preflight --------------------------------------------------------------
 qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 not found: apt-get install -y qemu-system-x86"
@@ -72,6 +87,10 @@ command -v cpio >/dev/null || die "cpio not found: apt-get install -y cpio"
 
 # --- scratch space, torn down on every exit path ----------------------------
 tmp=$(mktemp -d /tmp/berth-vm.XXXXXX)
+kmsg=${kmsg_file:-$tmp/kmsg}
+[[ $kmsg == /* ]] || kmsg=$PWD/$kmsg
+[[ -z $results_file || $results_file == /* ]] || results_file=$PWD/$results_file
+[[ $kmsg != *,* && $results_file != *,* ]] || die "--kmsg and --results want paths without commas (qemu's syntax)"
 qpid=
 cleanup() {
     local rc=$?
@@ -82,7 +101,7 @@ cleanup() {
         kill -KILL "$qpid" 2>/dev/null || true
         wait "$qpid" 2>/dev/null || true
     fi
-    exec 3<&- 2>/dev/null || true
+    exec 3<&- 4<&- 5<&- 2>/dev/null || true
     rm -rf "$tmp"
     # Die of the same signal, so that a calling shell loop stops on Ctrl-C too.
     if [[ -n $caught ]]; then kill -s "$caught" $$; fi
@@ -102,7 +121,7 @@ cp "$busybox" "$ird/bin/busybox"
 
 # Load order as modprobe would do it: each module's dependencies (listed in
 # modules.dep nearest-first, so reversed) and then the module itself.
-wanted=(virtio_pci 9pnet_virtio 9p)
+wanted=(virtio_pci 9pnet_virtio 9p virtio_console)
 [[ -n $disk_size ]] && wanted+=(virtio_blk)
 declare -A queued=()
 order=()
@@ -163,7 +182,9 @@ cat >"$ird/init" <<'EOF'
 # PID 1 in the initramfs: mount the host's / over 9p and switch to it.
 bb=/bin/busybox
 $bb mount -t devtmpfs devtmpfs /dev
-exec </dev/console >/dev/console 2>&1
+# The first serial port carries the command's output; the kernel's console is the second
+# (console=ttyS1), so kernel messages never interleave with it.
+exec </dev/ttyS0 >/dev/ttyS0 2>&1
 fail() { echo "vm-init: $*"; $bb echo o >/proc/sysrq-trigger; $bb sleep 10; }
 $bb mount -t proc proc /proc
 $bb mount -t sysfs sysfs /sys
@@ -202,9 +223,12 @@ $bb mount -t tmpfs -o mode=1777,nosuid,nodev shm /dev/shm || fail "cannot mount 
 # The root's cgroup.subtree_control stays empty, as the kernel boots it: enabling
 # controllers down the tree is the runtime's job and the tests must see it done.
 $bb ip link set lo up || fail "cannot bring up lo"
-# Keep kernel messages (OOM kills, ...) off the console: they would interleave
-# with the command's output. Emergencies and panics still show.
-$bb dmesg -n 1
+# The results port (--results): virtio_console names it in sysfs; there is no udev.
+results=
+for p in /sys/class/virtio-ports/*; do
+    [ "$($bb cat "$p/name" 2>/dev/null)" = berth-results ] && results=/dev/${p##*/}
+done
+[ -n "$($bb cat "$d/results")" ] && { [ -c "$results" ] || fail "no results port"; }
 [ -n "$($bb cat "$d/disk")" ] && {
     # virtio_blk probes synchronously, but give devtmpfs a moment anyway.
     n=0; while [ ! -b /dev/vda ] && [ $n -lt 50 ]; do $bb sleep 0.1; n=$((n + 1)); done
@@ -212,7 +236,7 @@ $bb dmesg -n 1
 }
 $bb cat "$d/begin"
 $bb env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    HOME=/root USER=root LOGNAME=root TERM=dumb LANG=C.UTF-8 BERTH_IN_VM=1 \
+    HOME=/root USER=root LOGNAME=root TERM=dumb LANG=C.UTF-8 BERTH_IN_VM=1 BERTH_VM_RESULTS=$results \
     /bin/sh "$d/cmd.sh" </dev/null
 rc=$?
 echo "$($bb cat "$d/end")$rc==="
@@ -223,6 +247,7 @@ $bb echo o >/proc/sysrq-trigger
 $bb sleep 10
 EOF
 printf '%s\n' "$disk_size" >"$ird/berth/disk"
+printf '%s\n' "$results_file" >"$ird/berth/results"
 
 # Uncompressed, because gunzip under TCG costs more than the bigger image does.
 (cd "$ird" && find . -print0 | cpio --null -o -H newc --quiet) >"$tmp/initrd.cpio" ||
@@ -247,16 +272,26 @@ if extract_vmlinux; then boot_image=$tmp/vmlinux; else rm -f "$tmp/vmlinux"; fi
 qemu_args=(
     -accel tcg                   # KVM is broken on this kind of host: MSR assertion or hang
     -machine pc -cpu "$cpu" -smp "$smp" -m "$mem_mb"
-    -nodefaults -no-user-config -display none -monitor none
+    -nodefaults -no-user-config -display none
     -no-reboot                   # guest reboot (panic=-1, init died) ends qemu
     -nic none
     -kernel "$boot_image" -initrd "$tmp/initrd.cpio"
-    # cgroup_no_v1=all: every controller on the v2 hierarchy; quiet: boot noise off the console
-    -append "console=ttyS0 quiet cgroup_no_v1=all panic=-1 oops=panic"
+    # cgroup_no_v1=all: every controller on the v2 hierarchy. The kernel's console is the second
+    # serial port (the kernel log, loglevel 7: soft lockups, hung tasks, OOM kills); the first
+    # carries the command's output. sysrq_always_enabled: SysRq from the keyboard on a timeout.
+    -append "console=ttyS1 loglevel=7 sysrq_always_enabled cgroup_no_v1=all panic=-1 oops=panic"
     -serial "file:$tmp/console"
+    -serial "file:$kmsg"
+    # HMP over two FIFOs ($tmp/monitor.in, .out): sendkey alt-sysrq-KEY on a timeout
+    -chardev "pipe,id=monitor,path=$tmp/monitor" -mon "chardev=monitor,mode=readline"
     # multidevs=remap: host / spans many filesystems whose inode numbers would collide
     -virtfs "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap"
 )
+if [[ -n $results_file ]]; then
+    qemu_args+=(-device virtio-serial-pci
+                -chardev "file,id=results,path=$results_file"
+                -device "virtserialport,chardev=results,name=berth-results")
+fi
 if [[ -n $disk_size ]]; then
     truncate -s "$disk_size" "$tmp/disk.img"
     qemu_args+=(-drive "file=$tmp/disk.img,format=raw,if=virtio,cache=unsafe")
@@ -264,12 +299,15 @@ fi
 
 # The console is a FIFO so output streams live. Opened read-write: the open does
 # not block on qemu, and reads never see EOF, so qemu's death is polled instead.
-mkfifo "$tmp/console"
+mkfifo "$tmp/console" "$tmp/monitor.in" "$tmp/monitor.out"
 exec 3<>"$tmp/console"
+# Held open read-write so that qemu's monitor output never blocks or fails on a missing reader;
+# what it says is drained into a file.
+exec 4<>"$tmp/monitor.out" 5<>"$tmp/monitor.in"
 # Backstop for the trap: if this script dies even of SIGKILL, the kernel kills qemu.
 pdeath=()
 command -v setpriv >/dev/null && pdeath=(setpriv --pdeathsig KILL --)
-"${pdeath[@]}" "$qemu" "${qemu_args[@]}" </dev/null >"$tmp/qemu.out" 2>&1 3<&- &
+"${pdeath[@]}" "$qemu" "${qemu_args[@]}" </dev/null >"$tmp/qemu.out" 2>&1 3<&- 4<&- 5<&- &
 qpid=$!
 
 deadline=$((SECONDS + timeout_s))
@@ -277,6 +315,34 @@ tail_lines=()
 remember() { # keep the last 40 console lines for the post-mortem
     tail_lines+=("$1")
     ((${#tail_lines[@]} <= 40)) || tail_lines=("${tail_lines[@]:1}")
+}
+kmsg_size() { stat -c %s "$kmsg" 2>/dev/null || echo 0; }
+# Waits until the kernel log has not grown for 2 s (at most $1 s): a SysRq dump is printed
+# through the emulated UART.
+kmsg_settle() {
+    local last=-1 now quiet=0 until=$((SECONDS + $1))
+    while ((SECONDS < until && quiet < 4)); do
+        now=$(kmsg_size)
+        if ((now == last)); then quiet=$((quiet + 1)); else quiet=0; last=$now; fi
+        sleep 0.5
+    done
+}
+# SysRq through the emulated keyboard: the key is handled in the keyboard interrupt, so it works
+# while every vCPU is stuck in the kernel (a soft lockup leaves interrupts on). l: the backtrace
+# of every CPU (by NMI); w: the tasks in uninterruptible sleep; t: every task (long: it stays in
+# the kernel log only). Sets dump_from and dump_to: the byte range of l and w in the kernel log.
+dump_from=0 dump_to=0
+dump_stacks() {
+    kill -0 "$qpid" 2>/dev/null || return 0
+    dump_from=$(kmsg_size)
+    local key
+    for key in l w; do
+        printf 'sendkey alt-sysrq-%s\n' "$key" >&5
+        kmsg_settle 20
+    done
+    dump_to=$(kmsg_size)
+    printf 'sendkey alt-sysrq-t\n' >&5
+    kmsg_settle 30
 }
 post_mortem() {
     echo "$prog: $1; last console lines:" >&2
@@ -286,12 +352,26 @@ post_mortem() {
         echo "$prog: qemu said:" >&2
         sed 's/^/    /' "$tmp/qemu.out" >&2
     fi
+    # The kernel's own reports (soft lockup, hung task, oops, panic) come before the dump; the
+    # boot's messages, up to the start of init, are left out unless the boot itself failed.
+    local kept=${kmsg_file:-} lines
+    if [[ -s $kmsg ]]; then
+        lines=$(head -c "$((dump_from > 0 ? dump_from : $(kmsg_size)))" "$kmsg" | tr -d '\r')
+        [[ $state == boot ]] || lines=$(sed '1,/Run \/init as init process/d' <<<"$lines")
+        echo "$prog: last kernel log lines before the end${kept:+ (all of it in $kept)}:" >&2
+        if [[ -n $lines ]]; then tail -n 80 <<<"$lines" | sed 's/^/    /' >&2; else echo "    (none since the boot)" >&2; fi
+    fi
+    if ((dump_to > dump_from)); then
+        echo "$prog: SysRq l (every CPU's backtrace) and w (blocked tasks); t (every task) follows in the kernel log:" >&2
+        tail -c "+$((dump_from + 1))" "$kmsg" | head -c "$((dump_to - dump_from))" | tr -d '\r' | sed 's/^/    /' >&2
+    fi
 }
 
 state=boot partial='' qemu_gone=''
 while :; do
     left=$((deadline - SECONDS))
     if ((left <= 0)); then
+        dump_stacks
         post_mortem "timed out after ${timeout_s}s (-t)"
         exit 124
     fi
