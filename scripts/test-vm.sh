@@ -21,6 +21,7 @@
 #                               'VMTests|IntegrationTests', e.g. one test:
 #                               BERTH_VM_FILTER='BedVMTests/cpuMax' make test-vm
 #   BERTH_VM_TIME_SCALE=N       multiplies every phase's time limit (default 1; a slower machine)
+#   BERTH_VM_PARALLEL=N         at most N tests at a time in the parallel phase (default 6); 0: no bound
 #   BERTH_VM_LOGS=DIR           where each phase's console, events and kernel log are kept
 #                               (default .build/test-vm; emptied at the start)
 #
@@ -52,10 +53,16 @@ declare -A limit=(
 default_limit=300
 parallel_base=180 parallel_per_test=6
 scale=${BERTH_VM_TIME_SCALE:-1}
+# Two emulated CPUs: every test started at once only makes each slower, until the slowest reach
+# their own time limits (.timeLimit) under a loaded host.
+width=${BERTH_VM_PARALLEL:-6}
 logs=${BERTH_VM_LOGS:-.build/test-vm}
 
 [[ -x $bin ]] || { echo "test-vm: no $bin: run 'make build' first" >&2; exit 2; }
 [[ $scale =~ ^[1-9][0-9]*$ ]] || { echo "test-vm: BERTH_VM_TIME_SCALE wants a whole number, got '$scale'" >&2; exit 2; }
+[[ $width =~ ^[0-9]+$ ]] || { echo "test-vm: BERTH_VM_PARALLEL wants a whole number, got '$width'" >&2; exit 2; }
+width_args=()
+((width == 0)) || width_args=(--experimental-maximum-parallelization-width "$width")
 command -v jq >/dev/null || { echo "test-vm: jq not found: make deps" >&2; exit 2; }
 mkdir -p "$logs"
 rm -f "$logs"/*.console "$logs"/*.events "$logs"/*.kmsg
@@ -137,6 +144,7 @@ run_phase() {
     local why=''
     case $rc in
         0) [[ $run_ended == yes ]] || why="the test runner exited 0 without finishing its run" ;;
+        1) ((failed > 0)) || why="the test runner exited with 1" ;; # 1: a test failed
         69) ((passed + failed + skipped == 0)) || why="the test runner exited 69" ;; # 69: no test matched
         124) why="TIMED OUT after ${limit_s}s" ;;
         125) why="the VM stopped without reporting an exit status (panic, oops: see the kernel log above)" ;;
@@ -159,7 +167,7 @@ run_phase() {
 parallel_tests=$(matching "." | grep -vE "\.(${solo_re})/" | grep -c . || true)
 if [[ -z $listed || $parallel_tests -gt 0 ]]; then
     run_phase parallel $(((parallel_base + parallel_per_test * parallel_tests) * scale)) \
-        --filter "$filter" --skip "\\.(?:${solo_re})/"
+        --filter "$filter" --skip "\\.(?:${solo_re})/" "${width_args[@]}"
 fi
 for suite in "${solo[@]}"; do
     [[ -z $listed || -n $(matching "\\.$suite/") ]] || continue
