@@ -44,11 +44,11 @@ solo=(EngineVMTests BedVMTests ResourcesVMTests LimitsVMTests HandoffIntegration
 declare -A limit=(
     [EngineVMTests]=720
     [BedVMTests]=240
-    [ResourcesVMTests]=300
-    [LimitsVMTests]=360
-    [HandoffIntegrationTests]=360
-    [CtrIntegrationTests]=420
-    [CtrLimitsVMTests]=240
+    [ResourcesVMTests]=240
+    [LimitsVMTests]=480
+    [HandoffIntegrationTests]=540
+    [CtrIntegrationTests]=600
+    [CtrLimitsVMTests]=300
 )
 default_limit=300
 parallel_base=180 parallel_per_test=6

@@ -301,8 +301,9 @@ fi
 # not block on qemu, and reads never see EOF, so qemu's death is polled instead.
 mkfifo "$tmp/console" "$tmp/monitor.in" "$tmp/monitor.out"
 exec 3<>"$tmp/console"
-# Held open read-write so that qemu's monitor output never blocks or fails on a missing reader;
-# what it says is drained into a file.
+# The monitor's FIFOs, held open read-write so that no open blocks and qemu's writes never fail
+# for want of a reader; its output (a greeting and the echo of a few commands) is never read and
+# fits in the pipe's buffer.
 exec 4<>"$tmp/monitor.out" 5<>"$tmp/monitor.in"
 # Backstop for the trap: if this script dies even of SIGKILL, the kernel kills qemu.
 pdeath=()
@@ -363,7 +364,8 @@ post_mortem() {
     fi
     if ((dump_to > dump_from)); then
         echo "$prog: SysRq l (every CPU's backtrace) and w (blocked tasks); t (every task) follows in the kernel log:" >&2
-        tail -c "+$((dump_from + 1))" "$kmsg" | head -c "$((dump_to - dump_from))" | tr -d '\r' | sed 's/^/    /' >&2
+        # head first: it reads the file only up to dump_to, so no stage dies of SIGPIPE (pipefail).
+        head -c "$dump_to" "$kmsg" | tail -c "+$((dump_from + 1))" | tr -d '\r' | sed 's/^/    /' >&2
     fi
 }
 
@@ -371,8 +373,8 @@ state=boot partial='' qemu_gone=''
 while :; do
     left=$((deadline - SECONDS))
     if ((left <= 0)); then
-        dump_stacks
-        post_mortem "timed out after ${timeout_s}s (-t)"
+        dump_stacks || true
+        post_mortem "timed out after ${timeout_s}s (-t)" || true
         exit 124
     fi
     slice=$((left < 1 ? left : 1))
@@ -383,7 +385,7 @@ while :; do
         # Timed out on this slice: keep any partial line for the next read.
         partial+=$chunk
         if [[ -n $qemu_gone ]]; then
-            post_mortem "the VM stopped without reporting an exit status"
+            post_mortem "the VM stopped without reporting an exit status" || true
             exit 125
         fi
         # Read one more slice after qemu is gone to drain what it wrote last.
@@ -404,7 +406,7 @@ while :; do
                 rest=${line#*"$end_prefix"}
                 rc=${rest%%===*}
                 if [[ ! $rc =~ ^[0-9]+$ ]]; then
-                    post_mortem "garbled end marker"
+                    post_mortem "garbled end marker" || true
                     exit 125
                 fi
                 exit "$rc"
