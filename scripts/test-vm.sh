@@ -155,7 +155,7 @@ run_phase() {
         local report="$name: $why"
         local t
         for t in "${failed_names[@]}"; do report+=$'\n'"    failed: $t"; done
-        for t in "${unfinished[@]}"; do report+=$'\n'"    unfinished (running at the end): $t"; done
+        for t in "${unfinished[@]}"; do report+=$'\n'"    unfinished (started, no result): $t"; done
         ((notrun)) && report+=$'\n'"    never started: $notrun"
         report+=$'\n'"    logs: $console, $kmsg (kernel), $events"
         failures+=("$report")

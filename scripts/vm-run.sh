@@ -279,7 +279,10 @@ qemu_args=(
     # cgroup_no_v1=all: every controller on the v2 hierarchy. The kernel's console is the second
     # serial port (the kernel log, loglevel 7: soft lockups, hung tasks, OOM kills); the first
     # carries the command's output. sysrq_always_enabled: SysRq from the keyboard on a timeout.
-    -append "console=ttyS1 loglevel=7 sysrq_always_enabled cgroup_no_v1=all panic=-1 oops=panic"
+    # A CPU stuck in the kernel for 120 s (watchdog_thresh=60: a soft lockup is twice that; the
+    # default 20 s could be a host too loaded to run the vCPU) is a wedged guest: it panics after
+    # printing every CPU's backtrace, and the run ends at once with 125 instead of waiting out -t.
+    -append "console=ttyS1 loglevel=7 sysrq_always_enabled cgroup_no_v1=all panic=-1 oops=panic watchdog_thresh=60 softlockup_panic=1 softlockup_all_cpu_backtrace=1"
     -serial "file:$tmp/console"
     -serial "file:$kmsg"
     # HMP over two FIFOs ($tmp/monitor.in, .out): sendkey alt-sysrq-KEY on a timeout
@@ -360,7 +363,7 @@ post_mortem() {
         lines=$(head -c "$((dump_from > 0 ? dump_from : $(kmsg_size)))" "$kmsg" | tr -d '\r')
         [[ $state == boot ]] || lines=$(sed '1,/Run \/init as init process/d' <<<"$lines")
         echo "$prog: last kernel log lines before the end${kept:+ (all of it in $kept)}:" >&2
-        if [[ -n $lines ]]; then tail -n 80 <<<"$lines" | sed 's/^/    /' >&2; else echo "    (none since the boot)" >&2; fi
+        if [[ -n $lines ]]; then tail -n 150 <<<"$lines" | sed 's/^/    /' >&2; else echo "    (none since the boot)" >&2; fi
     fi
     if ((dump_to > dump_from)); then
         echo "$prog: SysRq l (every CPU's backtrace) and w (blocked tasks); t (every task) follows in the kernel log:" >&2
