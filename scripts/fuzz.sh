@@ -32,7 +32,7 @@ swiftc -O -sanitize=fuzzer -parse-as-library -module-name PlanFuzzer fuzz/PlanFu
     -Xcc -fmodule-map-file="$out/CShim.build/module.modulemap" \
     -Xcc -fmodule-map-file=Sources/CLibseccomp/module.modulemap \
     -Xcc -fmodule-map-file=Sources/CLibcap/module.modulemap \
-    "$out"/{OCI,Linux,Cgroup2,Seccomp,Runtime}.build/*.o "$out/CShim.build/shim.c.o" -lseccomp -lcap \
+    "$out"/{BerthCore,OCI,Linux,Cgroup2,Seccomp,Runtime}.build/*.o "$out/CShim.build/shim.c.o" -lseccomp -lcap \
     -o "$fuzzer" 2> >(grep -v 'Cannot export local symbol' >&2) || fallback "swiftc -sanitize=fuzzer cannot link"
 
 mkdir -p "$scratch/corpus"

@@ -1,3 +1,4 @@
+import BerthCore
 import Linux
 
 /// A runc-style command line: long flags as `--name value`, `--name=value` or `-name value`

@@ -1,3 +1,4 @@
+import BerthCore
 import Glibc
 import Linux
 import OCI
@@ -55,7 +56,7 @@ struct GlobalOptions {
         guard let logPath else { return }
         let line: String
         if logFormat == "json" {
-            line = JSONValue.object([("level", .string(level)), ("msg", .string(message)), ("time", .string(timestampNow()))]).serialized() + "\n"
+            line = JSONValue.object([("level", .string(level)), ("msg", .string(message)), ("time", .string(Timestamp.now().description))]).serialized() + "\n"
         } else {
             // Quoted as logfmt quotes: a `"` or newline in the message must not end the value.
             var quoted = ""
@@ -67,7 +68,7 @@ struct GlobalOptions {
                 default: quoted.append(character)
                 }
             }
-            line = "time=\"\(timestampNow())\" level=\(level) msg=\"\(quoted)\"\n"
+            line = "time=\"\(Timestamp.now().description)\" level=\(level) msg=\"\(quoted)\"\n"
         }
         guard let fd = try? FileDescriptor.open(logPath, O_WRONLY | O_CREAT | O_APPEND, mode: 0o644) else { return }
         try? fd.writeAll(line)

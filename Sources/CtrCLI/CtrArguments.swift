@@ -1,3 +1,4 @@
+import BerthCore
 import Linux
 
 /// A docker-style command line: long flags as `--name value` or `--name=value`, short ones as

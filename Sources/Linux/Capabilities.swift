@@ -1,3 +1,4 @@
+import BerthCore
 import CLibcap
 import Glibc
 

@@ -1,3 +1,4 @@
+import BerthCore
 import Glibc
 
 /// Small whole-file operations on host paths. Paths inside a container's rootfs never come

@@ -1,3 +1,4 @@
+import BerthCore
 import CShim
 import Glibc
 
@@ -16,14 +17,4 @@ public func sys<Result: SignedInteger>(_ call: String, _ path: String? = nil, _ 
         if code == EINTR { continue }
         throw BerthError(.system, path.map { "\(call) \($0)" } ?? call, errno: code)
     }
-}
-
-/// strerror(3) text for an errno, lower case as our messages are.
-public func errnoDescription(_ code: Int32) -> String {
-    guard let text = strerror(code) else { return "errno \(code)" }
-    var message = String(cString: text)
-    if let first = message.first, first.isUppercase, message.dropFirst().first?.isLowercase ?? true {
-        message = first.lowercased() + message.dropFirst()
-    }
-    return message
 }

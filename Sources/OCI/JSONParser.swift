@@ -1,26 +1,28 @@
+import BerthCore
+
 extension JSONValue {
     /// Parses one JSON document (RFC 8259), rejecting anything the RFC does not allow:
     /// trailing data, leading zeros, unescaped control characters, invalid UTF-8, lone
     /// surrogates. Nesting is limited to ``JSONParser/maxDepth`` levels.
     ///
-    /// - Throws: `OCIError` of kind `.syntax`, e.g. `json: unexpected character 'x' at offset 12`.
-    public static func parse(_ bytes: [UInt8]) throws(OCIError) -> JSONValue {
-        try bytes.withUnsafeBufferPointer { (buffer) throws(OCIError) -> JSONValue in
+    /// - Throws: `BerthError` with code `.jsonSyntax`, e.g. `json: unexpected character 'x' at offset 12`.
+    public static func parse(_ bytes: [UInt8]) throws(BerthError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { (buffer) throws(BerthError) -> JSONValue in
             try parse(buffer)
         }
     }
 
     /// Parses one JSON document from the UTF-8 of `text`; see ``parse(_:)-([UInt8])``.
-    public static func parse(_ text: String) throws(OCIError) -> JSONValue {
+    public static func parse(_ text: String) throws(BerthError) -> JSONValue {
         var text = text
         let result = text.withUTF8 { buffer in
-            Result { () throws(OCIError) -> JSONValue in try parse(buffer) }
+            Result { () throws(BerthError) -> JSONValue in try parse(buffer) }
         }
         return try result.get()
     }
 
     /// Parses one JSON document from raw bytes without copying them.
-    public static func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(OCIError) -> JSONValue {
+    public static func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(BerthError) -> JSONValue {
         var parser = JSONParser(input: buffer)
         return try parser.parseDocument()
     }
@@ -43,7 +45,7 @@ struct JSONParser {
         self.input = input
     }
 
-    mutating func parseDocument() throws(OCIError) -> JSONValue {
+    mutating func parseDocument() throws(BerthError) -> JSONValue {
         let value = try parseValue()
         skipWhitespace()
         if pos < input.count {
@@ -54,7 +56,7 @@ struct JSONParser {
 
     // MARK: - Values
 
-    private mutating func parseValue() throws(OCIError) -> JSONValue {
+    private mutating func parseValue() throws(BerthError) -> JSONValue {
         skipWhitespace()
         guard pos < input.count else { throw unexpected(at: pos) }
         switch input[pos] {
@@ -69,7 +71,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func expectLiteral(_ literal: StaticString) throws(OCIError) {
+    private mutating func expectLiteral(_ literal: StaticString) throws(BerthError) {
         let text = UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
         for expected in text {
             guard pos < input.count, input[pos] == expected else { throw unexpected(at: pos) }
@@ -77,7 +79,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func enterContainer() throws(OCIError) {
+    private mutating func enterContainer() throws(BerthError) {
         depth += 1
         if depth > Self.maxDepth {
             throw fail("nesting deeper than \(Self.maxDepth) levels", at: pos)
@@ -85,7 +87,7 @@ struct JSONParser {
         pos += 1
     }
 
-    private mutating func parseArray() throws(OCIError) -> JSONValue {
+    private mutating func parseArray() throws(BerthError) -> JSONValue {
         try enterContainer()
         var elements: [JSONValue] = []
         skipWhitespace()
@@ -108,7 +110,7 @@ struct JSONParser {
         return .array(elements)
     }
 
-    private mutating func parseObject() throws(OCIError) -> JSONValue {
+    private mutating func parseObject() throws(BerthError) -> JSONValue {
         try enterContainer()
         var members: [(key: String, value: JSONValue)] = []
         skipWhitespace()
@@ -142,7 +144,7 @@ struct JSONParser {
 
     /// Parses a string starting at the opening quote. Strings without escapes (nearly
     /// all of them in a config) are copied straight from the input.
-    private mutating func parseString() throws(OCIError) -> String {
+    private mutating func parseString() throws(BerthError) -> String {
         let open = pos
         pos += 1
         let start = pos
@@ -165,7 +167,7 @@ struct JSONParser {
         throw fail("unterminated string", at: open)
     }
 
-    private mutating func parseEscapedString(open: Int, start: Int) throws(OCIError) -> String {
+    private mutating func parseEscapedString(open: Int, start: Int) throws(BerthError) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(pos - start + 16)
         out.append(contentsOf: UnsafeBufferPointer(rebasing: input[start..<pos]))
@@ -209,7 +211,7 @@ struct JSONParser {
     }
 
     /// Reads the 4 hex digits after `\u` (and a second `\uXXXX` for a surrogate pair).
-    private mutating func parseUnicodeEscape(escape: Int) throws(OCIError) -> Unicode.Scalar {
+    private mutating func parseUnicodeEscape(escape: Int) throws(BerthError) -> Unicode.Scalar {
         let first = try readHex4(escape: escape)
         var value = UInt32(first)
         if (0xDC00...0xDFFF).contains(first) {
@@ -233,7 +235,7 @@ struct JSONParser {
         return scalar
     }
 
-    private mutating func readHex4(escape: Int) throws(OCIError) -> UInt16 {
+    private mutating func readHex4(escape: Int) throws(BerthError) -> UInt16 {
         var value: UInt16 = 0
         for _ in 0..<4 {
             guard pos < input.count, let digit = hexValue(input[pos]) else {
@@ -247,7 +249,7 @@ struct JSONParser {
 
     /// Checks `range` against the well-formed UTF-8 table (Unicode 15, table 3-7), which
     /// excludes overlong forms, surrogates and values above U+10FFFF.
-    private func validateUTF8(_ range: Range<Int>) throws(OCIError) {
+    private func validateUTF8(_ range: Range<Int>) throws(BerthError) {
         var i = range.lowerBound
         let end = range.upperBound
         while i < end {
@@ -279,7 +281,7 @@ struct JSONParser {
 
     // MARK: - Numbers
 
-    private mutating func parseNumber() throws(OCIError) -> JSONNumber {
+    private mutating func parseNumber() throws(BerthError) -> JSONNumber {
         let start = pos
         let negative = input[pos] == Byte.minus
         if negative { pos += 1 }
@@ -331,7 +333,7 @@ struct JSONParser {
     }
 
     /// Consumes one or more digits, as required after `.` and after an exponent marker.
-    private mutating func skipDigits(numberStart: Int) throws(OCIError) {
+    private mutating func skipDigits(numberStart: Int) throws(BerthError) {
         guard pos < input.count, isDigit(input[pos]) else { throw fail("invalid number", at: numberStart) }
         while pos < input.count, isDigit(input[pos]) { pos += 1 }
     }
@@ -363,16 +365,16 @@ struct JSONParser {
         return String(repeating: "0", count: 4 - digits.count) + digits
     }
 
-    private func fail(_ what: String, at offset: Int) -> OCIError {
-        OCIError(kind: .syntax, message: "json: \(what) at offset \(offset)", offset: offset)
+    private func fail(_ what: String, at offset: Int) -> BerthError {
+        BerthError(.jsonSyntax, "json: \(what) at offset \(offset)", offset: offset)
     }
 
-    private func unexpected(at offset: Int) -> OCIError {
+    private func unexpected(at offset: Int) -> BerthError {
         guard offset < input.count else { return fail("unexpected end of input", at: offset) }
         return fail("unexpected \(describe(input[offset], escaped: false))", at: offset)
     }
 
-    private func controlCharacter(at offset: Int) -> OCIError {
+    private func controlCharacter(at offset: Int) -> BerthError {
         fail("unescaped control character \(describe(input[offset], escaped: false)) in string", at: offset)
     }
 

@@ -27,7 +27,7 @@ struct JSONStringKey: CodingKey {
 /// ignored, as the runtime-spec requires.
 ///
 /// Errors are `DecodingError`s whose `debugDescription` is already the final lower-case
-/// message (`expected array, found string`), so `OCIError.from` only adds the path.
+/// message (`expected array, found string`), so `BerthError.from` only adds the path.
 /// The path is a parent chain rather than an array so that decoding a value that turns
 /// out fine never builds one.
 final class JSONValueDecoder: Decoder, SingleValueDecodingContainer {

@@ -1,3 +1,4 @@
+import BerthCore
 import Cgroup2
 import Glibc
 import Linux

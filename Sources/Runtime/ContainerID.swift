@@ -1,3 +1,4 @@
+import BerthCore
 import Linux
 
 /// Container IDs become directory names and cgroup names, so they are held to

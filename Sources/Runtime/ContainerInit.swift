@@ -1,3 +1,4 @@
+import BerthCore
 import CShim
 import Glibc
 import Linux
@@ -284,8 +285,7 @@ struct ProcessIdentity {
 
     private func loadSeccomp() throws(BerthError) {
         guard let seccomp else { return }
-        let listener: Int32?
-        do { listener = try seccomp.load(using: berth_seccomp) } catch { throw BerthError(seccompError: error) }
+        let listener = try seccomp.load(using: berth_seccomp)
         guard let listener, let agent else { return }
         // The runtime-spec's hand-off: one message, the process state as data, the listener as
         // SCM_RIGHTS. Should the filter notify sendmsg itself, this blocks: as in runc, a profile

@@ -1,3 +1,4 @@
+import BerthCore
 import CShim
 import Cgroup2
 import Glibc
@@ -40,7 +41,7 @@ public struct Launcher {
         let lock = try store.create(plan.id)
         defer { lock.close() }
         var record = ContainerRecord(id: plan.id, bundle: plan.bundle, rootfs: plan.rootfs, pid: 0, pidStartTime: 0,
-                                     created: timestampNow(), started: false, cgroupRoot: nil, cgroupPath: nil,
+                                     created: Timestamp.now().description, started: false, cgroupRoot: nil, cgroupPath: nil,
                                      cgroupCreated: 0, annotations: plan.annotations,
                                      poststart: plan.hooks.poststart.map(ContainerRecord.StoredHook.init),
                                      poststop: plan.hooks.poststop.map(ContainerRecord.StoredHook.init))
@@ -211,19 +212,4 @@ extension ContainerRecord.StoredHook {
     var command: HookCommand {
         HookCommand(label: label, path: path, arguments: args, environment: env, timeoutSeconds: timeout)
     }
-}
-
-/// RFC 3339 UTC time with nanoseconds, as runc writes `created`.
-public func timestampNow() -> String {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    var seconds = now.tv_sec
-    var parts = tm()
-    gmtime_r(&seconds, &parts)
-    func pad(_ value: Int32, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-    let nanos = String(now.tv_nsec)
-    return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(String(repeating: "0", count: 9 - nanos.count) + nanos)Z"
 }

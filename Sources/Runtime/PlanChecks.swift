@@ -1,3 +1,4 @@
+import BerthCore
 import CShim
 import Glibc
 import Linux
@@ -115,24 +116,12 @@ extension LaunchPlan {
     /// `allowListener` is false for `exec`, which does not hand a notify listener on yet.
     static func seccompProgram(_ seccomp: LinuxSeccomp?, cache: SeccompCache?, allowListener: Bool = true) throws(BerthError) -> SeccompProgram? {
         guard let seccomp else { return nil }
-        let program: SeccompProgram
-        do { program = try SeccompProgram.compile(seccomp, cache: cache) } catch { throw BerthError(seccompError: error) }
+        let program = try SeccompProgram.compile(seccomp, cache: cache)
         if program.needsListener && !allowListener {
             throw BerthError(.unsupported, "linux.seccomp: SCMP_ACT_NOTIFY for processes started by exec is not supported yet")
         }
         for warning in program.warnings { warn(warning) }
         return program
-    }
-}
-
-extension BerthError {
-    init(seccompError error: SeccompError) {
-        let code: Code = switch error.kind {
-        case .invalidConfig: .invalidConfig
-        case .unsupported: .unsupported
-        case .system: .system
-        }
-        self.init(code, error.description, cause: error)
     }
 }
 

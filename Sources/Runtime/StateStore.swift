@@ -1,3 +1,4 @@
+import BerthCore
 import CShim
 import Cgroup2
 import Glibc

@@ -1,3 +1,4 @@
+import BerthCore
 import Linux
 
 /// The parent/child protocol of `create`, over a SOCK_SEQPACKET pair: each message is one packet,

@@ -1,3 +1,4 @@
+import BerthCore
 import CLibseccomp
 import Glibc
 import OCI
@@ -23,9 +24,9 @@ extension SeccompProgram {
     ///   - kernel: what the kernel supports; flags and actions outside it are rejected with
     ///     their path. Defaults to ``SeccompKernelSupport/host``.
     ///   - cache: where compiled filters are kept between runs, or nil.
-    /// - Throws: `SeccompError` naming the offending JSON path.
+    /// - Throws: `BerthError` naming the offending JSON path.
     public static func compile(_ seccomp: LinuxSeccomp, kernel: SeccompKernelSupport? = nil,
-                               cache: SeccompCache? = nil) throws(SeccompError) -> SeccompProgram {
+                               cache: SeccompCache? = nil) throws(BerthError) -> SeccompProgram {
         var plan = try FilterPlan(seccomp, kernel: kernel ?? .host)
         let key = cache == nil ? [] : plan.cacheKey
         let generated: (instructions: [BPFInstruction], warnings: [String])
@@ -41,22 +42,22 @@ extension SeccompProgram {
 
     /// The filter return value for an action and its errnoRet, checked against the kernel.
     static func filterReturn(_ action: SeccompAction, errnoRet: UInt?, actionPath: String, errnoPath: String,
-                             kernel: SeccompKernelSupport) throws(SeccompError) -> UInt32 {
+                             kernel: SeccompKernelSupport) throws(BerthError) -> UInt32 {
         guard kernel.actions.contains(action) else {
-            throw SeccompError(.unsupported, path: actionPath, "\(action.rawValue) is not supported by this kernel")
+            throw BerthError(.unsupported, path: actionPath, "\(action.rawValue) is not supported by this kernel")
         }
         switch action {
         case .errno, .trace:
             let data = errnoRet ?? FilterReturn.defaultErrno
             let limit = action == .errno ? FilterReturn.maxErrno : FilterReturn.maxData
             guard data <= limit else {
-                throw SeccompError(.invalidConfig, path: errnoPath,
+                throw BerthError(.invalidConfig, path: errnoPath,
                                    "\(data) is out of range 0-\(limit) for \(action.rawValue)")
             }
             return action.baseReturn | UInt32(data)
         default:
             if errnoRet != nil {
-                throw SeccompError(.invalidConfig, path: errnoPath,
+                throw BerthError(.invalidConfig, path: errnoPath,
                                    "only valid with SCMP_ACT_ERRNO and SCMP_ACT_TRACE, not \(action.rawValue)")
             }
             return action.baseReturn
@@ -69,10 +70,10 @@ extension SeccompProgram {
     /// Exports the filter through a pipe. The write end is non-blocking, so a program larger
     /// than the pipe (64 KiB, twice what the kernel accepts) makes libseccomp fail or stop
     /// short instead of blocking; either way it is refused below.
-    static func export(_ ctx: scmp_filter_ctx) throws(SeccompError) -> [BPFInstruction] {
+    static func export(_ ctx: scmp_filter_ctx) throws(BerthError) -> [BPFInstruction] {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else {
-            throw SeccompError(.system, "seccomp: pipe: \(errorText(errno))", errno: errno)
+            throw BerthError(.system, "seccomp: pipe: \(errorText(errno))", errno: errno, explainsErrno: true)
         }
         let (readEnd, writeEnd) = (fds[0], fds[1])
         defer { close(readEnd) }
@@ -82,11 +83,11 @@ extension SeccompProgram {
         let rc = seccomp_export_bpf(ctx, writeEnd)
         close(writeEnd)
         if rc == -EAGAIN {
-            throw SeccompError(.invalidConfig, path: "linux.seccomp",
+            throw BerthError(.invalidConfig, path: "linux.seccomp",
                                "the filter is larger than 64 KiB; the kernel accepts at most \(maxInstructions) instructions (32 KiB)")
         }
         if rc < 0 {
-            throw SeccompError(.system, "libseccomp cannot export the filter: \(errorText(-rc))", errno: -rc)
+            throw BerthError(.system, "libseccomp cannot export the filter: \(errorText(-rc))", errno: -rc, explainsErrno: true)
         }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 16384)
@@ -95,13 +96,13 @@ extension SeccompProgram {
             if n > 0 { bytes += buffer[0..<n]; continue }
             if n == 0 { break }
             if errno == EINTR { continue }
-            throw SeccompError(.system, "seccomp: reading the exported filter: \(errorText(errno))", errno: errno)
+            throw BerthError(.system, "seccomp: reading the exported filter: \(errorText(errno))", errno: errno, explainsErrno: true)
         }
         guard let instructions = instructions(fromBytes: bytes), !instructions.isEmpty else {
-            throw SeccompError(.system, "libseccomp exported a malformed filter (\(bytes.count) bytes)")
+            throw BerthError(.system, "libseccomp exported a malformed filter (\(bytes.count) bytes)")
         }
         guard instructions.count <= maxInstructions else {
-            throw SeccompError(.invalidConfig, path: "linux.seccomp",
+            throw BerthError(.invalidConfig, path: "linux.seccomp",
                                "the filter has \(instructions.count) or more instructions; the kernel accepts at most \(maxInstructions)")
         }
         return instructions

@@ -1,3 +1,4 @@
+import BerthCore
 import CLibseccomp
 import Glibc
 import OCI
@@ -24,11 +25,11 @@ struct FilterPlan {
 
     static let base = "linux.seccomp"
 
-    init(_ seccomp: LinuxSeccomp, kernel: SeccompKernelSupport) throws(SeccompError) {
+    init(_ seccomp: LinuxSeccomp, kernel: SeccompKernelSupport) throws(BerthError) {
         let base = Self.base
         warnings = []
         if seccomp.defaultAction == .notify {
-            throw SeccompError(.invalidConfig, path: "\(base).defaultAction",
+            throw BerthError(.invalidConfig, path: "\(base).defaultAction",
                                "SCMP_ACT_NOTIFY cannot be the default action (every syscall, including the runtime's own, would wait for the listener)")
         }
         defaultAction = try SeccompProgram.filterReturn(seccomp.defaultAction, errnoRet: seccomp.defaultErrnoRet,
@@ -38,7 +39,7 @@ struct FilterPlan {
         flags = []
         for (i, flag) in (seccomp.flags ?? []).enumerated() {
             guard kernel.flags.contains(flag) else {
-                throw SeccompError(.unsupported, path: "\(base).flags[\(i)]",
+                throw BerthError(.unsupported, path: "\(base).flags[\(i)]",
                                    "\(flag.rawValue) is not supported by this kernel")
             }
             flags.insert(flag.filterFlag)
@@ -47,7 +48,7 @@ struct FilterPlan {
         architectures = []
         for (i, arch) in (seccomp.architectures ?? []).enumerated() {
             guard let token = arch.libseccompToken else {
-                throw SeccompError(.unsupported, path: "\(base).architectures[\(i)]",
+                throw BerthError(.unsupported, path: "\(base).architectures[\(i)]",
                                    "\(arch.rawValue) is not supported by libseccomp \(libseccompVersion)")
             }
             architectures.append((i, token, arch))
@@ -58,7 +59,7 @@ struct FilterPlan {
         for (i, syscall) in (seccomp.syscalls ?? []).enumerated() {
             let path = "\(base).syscalls[\(i)]"
             if syscall.names.isEmpty {
-                throw SeccompError(.invalidConfig, path: "\(path).names", "must name at least one syscall")
+                throw BerthError(.invalidConfig, path: "\(path).names", "must name at least one syscall")
             }
             let action = try SeccompProgram.filterReturn(syscall.action, errnoRet: syscall.errnoRet,
                                                          actionPath: "\(path).action",
@@ -69,7 +70,7 @@ struct FilterPlan {
             var repeated = false
             for (j, arg) in (syscall.args ?? []).enumerated() {
                 guard arg.index <= 5 else {
-                    throw SeccompError(.invalidConfig, path: "\(path).args[\(j)].index",
+                    throw BerthError(.invalidConfig, path: "\(path).args[\(j)].index",
                                        "argument index \(arg.index) is out of range 0-5")
                 }
                 if !seen.insert(arg.index).inserted { repeated = true }
@@ -84,13 +85,13 @@ struct FilterPlan {
 
         if let notifyPath {
             if seccomp.listenerPath?.isEmpty ?? true {
-                throw SeccompError(.invalidConfig, path: "\(base).listenerPath",
+                throw BerthError(.invalidConfig, path: "\(base).listenerPath",
                                    "required when a rule uses SCMP_ACT_NOTIFY (\(notifyPath))")
             }
             flags.insert(.newListener)
             if flags.contains(.tsync) {
                 guard kernel.tsyncWithListener else {
-                    throw SeccompError(.unsupported, path: "\(base).flags",
+                    throw BerthError(.unsupported, path: "\(base).flags",
                                        "SECCOMP_FILTER_FLAG_TSYNC together with SCMP_ACT_NOTIFY (\(notifyPath)) is not supported by this kernel (needs Linux 5.7)")
                 }
                 flags.insert(.tsyncESRCH)
@@ -104,18 +105,18 @@ struct FilterPlan {
     }
 
     /// Builds the filter with libseccomp and exports it. Warnings are the skipped names.
-    func generate() throws(SeccompError) -> (instructions: [BPFInstruction], warnings: [String]) {
+    func generate() throws(BerthError) -> (instructions: [BPFInstruction], warnings: [String]) {
         let base = Self.base
         guard let ctx = seccomp_init(defaultAction) else {
-            throw SeccompError(.system, path: "\(base).defaultAction", "libseccomp cannot create a filter (seccomp_init failed)")
+            throw BerthError(.system, path: "\(base).defaultAction", "libseccomp cannot create a filter (seccomp_init failed)")
         }
         defer { seccomp_release(ctx) }
 
         for (i, token, arch) in architectures {
             let rc = seccomp_arch_add(ctx, token)
             if rc < 0 && rc != -EEXIST {  // EEXIST: the native architecture, always present
-                throw SeccompError(.system, path: "\(base).architectures[\(i)]",
-                                   "libseccomp cannot add \(arch.rawValue): \(errorText(-rc))", errno: -rc)
+                throw BerthError(.system, path: "\(base).architectures[\(i)]",
+                                   "libseccomp cannot add \(arch.rawValue): \(errorText(-rc))", errno: -rc, explainsErrno: true)
             }
         }
 
@@ -139,8 +140,8 @@ struct FilterPlan {
                     }
                 }
                 if rc < 0 {
-                    throw SeccompError(.invalidConfig, path: "\(path).names[\(j)]",
-                                       "libseccomp cannot add the rule for \(quoted(name)): \(errorText(-rc))", errno: -rc)
+                    throw BerthError(.invalidConfig, path: "\(path).names[\(j)]",
+                                       "libseccomp cannot add the rule for \(quoted(name)): \(errorText(-rc))", errno: -rc, explainsErrno: true)
                 }
             }
         }

@@ -1,3 +1,4 @@
+import BerthCore
 import Glibc
 
 /// `struct sock_fprog`: `unsigned short len` at 0, the instruction pointer at 8.
@@ -22,9 +23,9 @@ extension SeccompProgram {
     /// - Returns: the notify listener fd (close-on-exec) when ``needsListener``, else nil.
     ///   The init sends it to `linux.seccomp.listenerPath` over a socket the parent connected
     ///   before clone, with the container process state (Runtime's ProcessIdentity).
-    public func load(using seccomp: SeccompSyscall) throws(SeccompError) -> Int32? {
+    public func load(using seccomp: SeccompSyscall) throws(BerthError) -> Int32? {
         guard !instructions.isEmpty, instructions.count <= Self.maxInstructions else {
-            throw SeccompError(.invalidConfig, path: "linux.seccomp",
+            throw BerthError(.invalidConfig, path: "linux.seccomp",
                                "a filter must have 1-\(Self.maxInstructions) instructions, not \(instructions.count)")
         }
         let flags = self.flags.rawValue
@@ -42,12 +43,12 @@ extension SeccompProgram {
             case EBUSY: reason = "a notify listener already exists for this process"
             default: reason = errorText(code)
             }
-            throw SeccompError(.system, "seccomp(SECCOMP_SET_MODE_FILTER): \(reason)", errno: code)
+            throw BerthError(.system, "seccomp(SECCOMP_SET_MODE_FILTER): \(reason)", errno: code, explainsErrno: true)
         }
         if needsListener { return result }
         if result > 0 {
             // TSYNC without TSYNC_ESRCH reports the thread that could not be synchronized.
-            throw SeccompError(.system, "seccomp(SECCOMP_SET_MODE_FILTER): thread \(result) could not be synchronized (SECCOMP_FILTER_FLAG_TSYNC)")
+            throw BerthError(.system, "seccomp(SECCOMP_SET_MODE_FILTER): thread \(result) could not be synchronized (SECCOMP_FILTER_FLAG_TSYNC)")
         }
         return nil
     }

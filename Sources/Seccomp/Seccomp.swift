@@ -12,42 +12,12 @@
 // The child only makes one seccomp(2) call with the bytes the parent produced. See
 // docs/seccomp.md for the design and the default profile.
 
-/// The error type of the Seccomp module.
-///
-/// `description` reads like the other modules' errors: the JSON path of the offending value,
-/// then what is wrong with it.
-///
-///     linux.seccomp.syscalls[3].args[0].index: argument index 6 is out of range 0-5
-///     linux.seccomp.flags[1]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is not supported by this kernel
-public struct SeccompError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
-        /// The configuration is wrong whatever the host (maps to `BerthError.invalidConfig`).
-        case invalidConfig
-        /// Valid, but this kernel or libseccomp cannot do it (`.unsupported`).
-        case unsupported
-        /// A system call failed (`.system`); `errno` says why.
-        case system
-    }
-
-    public var kind: Kind
-    /// JSON path of the offending value, such as `linux.seccomp.syscalls[3].action`; empty
-    /// when the error is not about one value.
-    public var path: String
-    public var message: String
-    /// The errno of a failed system call (or a libseccomp error, made positive).
-    public var errno: Int32?
-
-    public init(_ kind: Kind, path: String = "", _ message: String, errno: Int32? = nil) {
-        self.kind = kind
-        self.path = path
-        self.message = message
-        self.errno = errno
-    }
-
-    public var description: String {
-        path.isEmpty ? message : "\(path): \(message)"
-    }
-}
+// Errors are BerthErrors naming the JSON path of the offending value, coded `.invalidConfig`
+// (wrong whatever the host), `.unsupported` (this kernel or libseccomp cannot do it) or
+// `.system` (a failed call; its message already says what the errno means):
+//
+//     linux.seccomp.syscalls[3].args[0].index: argument index 6 is out of range 0-5
+//     linux.seccomp.flags[1]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV is not supported by this kernel
 
 /// The raw seccomp(2) system call: `seccomp(operation, flags, args)`, returning what the
 /// kernel returns (-1 with `errno` set on failure). The runtime passes CShim's

@@ -1,3 +1,5 @@
+import BerthCore
+
 /// `ctr run --health-cmd CMD ...`: a command the supervisor runs inside the container as
 /// `/bin/sh -c CMD` every interval; exit 0 passes, anything else (or no exit within the timeout)
 /// fails. Part of service.json.

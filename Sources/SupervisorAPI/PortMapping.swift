@@ -1,3 +1,4 @@
+import BerthCore
 import Linux
 
 /// A published port, `-p [ADDRESS:]HOST:CONTAINER[/tcp]`: the supervisor listens on

@@ -1,3 +1,4 @@
+import BerthCore
 import Linux
 
 /// What the supervisor does when the container's init exits on its own (a `ctr stop` never

@@ -1,3 +1,5 @@
+import BerthCore
+
 /// What `ctr run` asked for, in `<root>/<name>/service.json`. Written once by ctr before the
 /// supervisor starts; the container's config.json sits beside it.
 public struct ServiceDefinition: Codable, Equatable, Sendable {

@@ -1,3 +1,4 @@
+import BerthCore
 import Linux
 
 /// Service names become directory names under --root, and ctr uses them as container ids and

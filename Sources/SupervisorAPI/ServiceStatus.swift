@@ -1,3 +1,4 @@
+import BerthCore
 import Linux
 
 /// Where a service is in its life, as the supervisor last recorded it.

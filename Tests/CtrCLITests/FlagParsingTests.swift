@@ -1,4 +1,5 @@
 @testable import CtrCLI
+import BerthCore
 import Linux
 import OCI
 import SupervisorAPI

@@ -1,3 +1,4 @@
+import BerthCore
 import Foundation
 import Glibc
 import Linux

@@ -11,7 +11,7 @@ private struct Tally {
 }
 
 /// Parses and decodes `bytes` as a Spec. Crashing is the failure being looked for;
-/// otherwise every input must decode or produce a well-formed OCIError.
+/// otherwise every input must decode or produce a well-formed BerthError.
 private func exercise(_ bytes: [UInt8], _ tally: inout Tally) {
     do {
         let spec = try decodeJSON(Spec.self, from: bytes)
@@ -21,21 +21,21 @@ private func exercise(_ bytes: [UInt8], _ tally: inout Tally) {
             Issue.record("decoded spec does not round-trip: \(String(decoding: bytes, as: UTF8.self))")
         }
     } catch {
-        switch error.kind {
-        case .syntax:
+        switch error.code {
+        case .jsonSyntax:
             tally.syntax += 1
             guard error.message.hasPrefix("json: "), let offset = error.offset, (0...bytes.count).contains(offset) else {
                 Issue.record("malformed syntax error: \(error)")
                 return
             }
-        case .schema:
+        case .jsonSchema:
             tally.schema += 1
             guard !error.message.isEmpty, !error.message.hasPrefix("json"), error.offset == nil else {
                 Issue.record("malformed schema error: \(error)")
                 return
             }
-        case .encoding:
-            Issue.record("unexpected encoding error while decoding: \(error)")
+        default:
+            Issue.record("unexpected \(error.code) error while decoding: \(error)")
         }
         if error.description.hasSuffix(".") || error.description.first?.isUppercase == true {
             Issue.record("error message style: \(error)")
@@ -131,7 +131,7 @@ private func swapTokens(_ bytes: inout [UInt8], _ rng: inout SplitMix64) {
 
 @Suite struct FuzzTests {
     @Test(arguments: [0x5EED_0001, 0x5EED_0002] as [UInt64])
-    func mutatedConfigsNeverCrashAndFailWithOCIError(seed: UInt64) {
+    func mutatedConfigsNeverCrashAndFailWithBerthError(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         var tally = Tally()
         for _ in 0..<4_000 {

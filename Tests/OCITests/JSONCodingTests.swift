@@ -1,3 +1,4 @@
+import BerthCore
 import Testing
 @testable import OCI
 
@@ -119,16 +120,16 @@ private func decodeError<T: Decodable>(_ type: T.Type, _ json: String) -> String
     }
 
     @Test func syntaxErrorsComeThroughDecodeJSONUnchanged() {
-        #expect(throws: OCIError(kind: .syntax, message: "json: unexpected character 'x' at offset 12", offset: 12)) {
+        #expect(throws: BerthError(.jsonSyntax, "json: unexpected character 'x' at offset 12", offset: 12)) {
             try decodeJSON(Required.self, from: #"{"name":"n",x}"#)
         }
     }
 
     @Test func schemaErrorsCarryKindAndPath() throws {
-        let error = try #require(throws: OCIError.self) {
+        let error = try #require(throws: BerthError.self) {
             try decodeJSON(Nested.self, from: #"{"items":[{"name":"a","flag":0}]}"#)
         }
-        #expect(error.kind == .schema)
+        #expect(error.code == .jsonSchema)
         #expect(error.path == "items[0].flag")
         #expect(error.message == "expected boolean, found 0")
         #expect(error.offset == nil)
@@ -157,8 +158,8 @@ private func decodeError<T: Decodable>(_ type: T.Type, _ json: String) -> String
     }
 
     @Test func nonFiniteNumbersAreEncodingErrors() throws {
-        let error = try #require(throws: OCIError.self) { try encodeJSON(Numbers(d: .infinity)) }
-        #expect(error.kind == .encoding)
+        let error = try #require(throws: BerthError.self) { try encodeJSON(Numbers(d: .infinity)) }
+        #expect(error.code == .jsonEncoding)
         #expect(error.description == "d: cannot encode non-finite number inf")
     }
 

@@ -1,3 +1,4 @@
+import BerthCore
 import Testing
 @testable import OCI
 
@@ -143,7 +144,7 @@ import Testing
         (#""x\ud83d\u""#, "json: invalid \\u escape in string at offset 8"),
     ] as [(String, String)])
     func rejectsInvalidDocumentsWithOffset(text: String, message: String) {
-        #expect(throws: OCIError(kind: .syntax, message: message, offset: message.offsetSuffix)) {
+        #expect(throws: BerthError(.jsonSyntax, message, offset: message.offsetSuffix)) {
             try JSONValue.parse(text)
         }
     }
@@ -159,7 +160,7 @@ import Testing
         ([0x5B, 0x80, 0x5D], "json: unexpected byte 0x80 at offset 1"),
     ] as [([UInt8], String)])
     func rejectsInvalidUTF8(bytes: [UInt8], message: String) {
-        #expect(throws: OCIError(kind: .syntax, message: message, offset: message.offsetSuffix)) {
+        #expect(throws: BerthError(.jsonSyntax, message, offset: message.offsetSuffix)) {
             try JSONValue.parse(bytes)
         }
     }
@@ -173,23 +174,23 @@ import Testing
     @Test func rejectsNestingBeyondTheLimit() {
         let depth = JSONParser.maxDepth + 1
         let text = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
-        #expect(throws: OCIError(kind: .syntax, message: "json: nesting deeper than 512 levels at offset 512",
-                                 offset: 512)) {
+        #expect(throws: BerthError(.jsonSyntax, "json: nesting deeper than 512 levels at offset 512",
+                                   offset: 512)) {
             try JSONValue.parse(text)
         }
     }
 
     @Test func hundredThousandOpenBracketsErrorInsteadOfOverflowingTheStack() {
         let arrays = [UInt8](repeating: UInt8(ascii: "["), count: 100_000)
-        #expect(throws: OCIError.self) { try JSONValue.parse(arrays) }
+        #expect(throws: BerthError.self) { try JSONValue.parse(arrays) }
 
         let objects = [UInt8](String(repeating: #"{"a":"#, count: 100_000).utf8)
-        #expect(throws: OCIError.self) { try JSONValue.parse(objects) }
+        #expect(throws: BerthError.self) { try JSONValue.parse(objects) }
 
         // The same depth inside a config must fail in the parser, before the decoder
         // (which also recurses) ever sees it.
         let config = #"{"ociVersion":"1","annotations":"# + String(repeating: "[", count: 100_000)
-        #expect(throws: OCIError.self) { try decodeJSON(Spec.self, from: config) }
+        #expect(throws: BerthError.self) { try decodeJSON(Spec.self, from: config) }
     }
 }
 

@@ -1,3 +1,4 @@
+import BerthCore
 import Testing
 @testable import OCI
 
@@ -135,7 +136,7 @@ import Testing
         var edited = Fixtures.specExample
         let range = try #require(edited.firstRange(of: old), "fixture must contain \(old)")
         edited.replaceSubrange(range, with: new)
-        let error = try #require(throws: OCIError.self) { try decodeJSON(Spec.self, from: edited) }
+        let error = try #require(throws: BerthError.self) { try decodeJSON(Spec.self, from: edited) }
         return error.description
     }
 
@@ -252,7 +253,7 @@ import Testing
     @Test func pausedStatusIsAccepted() throws {
         let state = try decodeJSON(State.self, from: #"{"ociVersion":"1.0.2","id":"x","status":"paused","bundle":"/"}"#)
         #expect(state.status == .paused)
-        #expect(throws: OCIError(path: "status", message: #"unknown container status "zombie""#)) {
+        #expect(throws: BerthError(.jsonSchema, path: "status", #"unknown container status "zombie""#)) {
             try decodeJSON(State.self, from: #"{"ociVersion":"1","id":"x","status":"zombie","bundle":"/"}"#)
         }
     }

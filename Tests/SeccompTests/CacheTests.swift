@@ -1,3 +1,4 @@
+import BerthCore
 import Glibc
 import OCI
 import Testing
@@ -55,7 +56,7 @@ import Testing
             _ = try SeccompProgram.compile(seccomp, kernel: .everything, cache: cache)
             var noTsync = SeccompKernelSupport.everything
             noTsync.flags = []
-            #expect(throws: SeccompError.self) {
+            #expect(throws: BerthError.self) {
                 try SeccompProgram.compile(seccomp, kernel: noTsync, cache: cache)
             }
         }

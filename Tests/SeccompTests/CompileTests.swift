@@ -1,3 +1,4 @@
+import BerthCore
 import CLibseccomp
 import OCI
 import Testing
@@ -13,11 +14,11 @@ private func compileGetpid(_ action: SeccompAction, errnoRet: UInt? = nil, defau
 }
 
 /// The error `body` throws, or nil.
-private func seccompError(_ body: () throws -> Void) -> SeccompError? {
+private func seccompError(_ body: () throws -> Void) -> BerthError? {
     do {
         try body()
         return nil
-    } catch let error as SeccompError {
+    } catch let error as BerthError {
         return error
     } catch {
         Issue.record("unexpected error \(error)")
@@ -92,7 +93,7 @@ private func seccompError(_ body: () throws -> Void) -> SeccompError? {
         let error = seccompError {
             _ = try SeccompProgram.compile(LinuxSeccomp(defaultAction: .notify, listenerPath: "/x"), kernel: .everything)
         }
-        #expect(error?.kind == .invalidConfig)
+        #expect(error?.code == .invalidConfig)
         #expect(error?.path == "linux.seccomp.defaultAction")
     }
 
@@ -116,14 +117,14 @@ private func seccompError(_ body: () throws -> Void) -> SeccompError? {
 
     @Test func errnoRetOnAnActionWithoutDataIsRejected() {
         let error = seccompError { _ = try compileGetpid(.allow, errnoRet: 1) }
-        #expect(error?.kind == .invalidConfig)
+        #expect(error?.code == .invalidConfig)
         #expect(error?.path == "linux.seccomp.syscalls[0].errnoRet")
     }
 
     @Test func actionTheKernelLacksIsRejectedWithItsPath() {
         let old = SeccompKernelSupport.fromAPILevel(2, kernelRelease: (4, 9))
         let error = seccompError { _ = try compileGetpid(.killProcess, kernel: old) }
-        #expect(error?.kind == .unsupported)
+        #expect(error?.code == .unsupported)
         #expect(error?.description == "linux.seccomp.syscalls[0].action: SCMP_ACT_KILL_PROCESS is not supported by this kernel")
         let defaultError = seccompError {
             _ = try SeccompProgram.compile(LinuxSeccomp(defaultAction: .log), kernel: old)
@@ -220,7 +221,7 @@ private func seccompError(_ body: () throws -> Void) -> SeccompError? {
                                            kernel: .everything)
         }
         #expect(error?.description == "linux.seccomp.syscalls[1].args[1].index: argument index 6 is out of range 0-5")
-        #expect(error?.kind == .invalidConfig)
+        #expect(error?.code == .invalidConfig)
     }
 }
 
@@ -266,7 +267,7 @@ private func seccompError(_ body: () throws -> Void) -> SeccompError? {
             _ = try SeccompProgram.compile(LinuxSeccomp(defaultAction: .allow, architectures: [.x86, .loongarch64]),
                                            kernel: .everything)
         }
-        #expect(error?.kind == .unsupported)
+        #expect(error?.code == .unsupported)
         #expect(error?.path == "linux.seccomp.architectures[1]")
         #expect(error?.message.hasPrefix("SCMP_ARCH_LOONGARCH64 is not supported by libseccomp 2.") == true)
     }
@@ -289,7 +290,7 @@ private func seccompError(_ body: () throws -> Void) -> SeccompError? {
             _ = try SeccompProgram.compile(LinuxSeccomp(defaultAction: .allow, flags: flag == .tsync ? [flag] : [.tsync, flag]),
                                            kernel: kernel)
         }
-        #expect(error?.kind == .unsupported)
+        #expect(error?.code == .unsupported)
         let index = flag == .tsync ? 0 : 1
         #expect(error?.description == "linux.seccomp.flags[\(index)]: \(flag.rawValue) is not supported by this kernel")
     }
@@ -317,7 +318,7 @@ private func seccompError(_ body: () throws -> Void) -> SeccompError? {
         var kernel = SeccompKernelSupport.everything
         kernel.tsyncWithListener = false
         let error = seccompError { _ = try SeccompProgram.compile(seccomp, kernel: kernel) }
-        #expect(error?.kind == .unsupported)
+        #expect(error?.code == .unsupported)
         #expect(error?.path == "linux.seccomp.flags")
     }
 }
@@ -366,7 +367,7 @@ private func seccompError(_ body: () throws -> Void) -> SeccompError? {
             _ = try SeccompProgram.compile(LinuxSeccomp(defaultAction: .errno, architectures: [.x86_64], syscalls: rules),
                                            kernel: .everything)
         }
-        #expect(error?.kind == .invalidConfig)
+        #expect(error?.code == .invalidConfig)
         #expect(error?.path == "linux.seccomp")
         #expect(error?.message.contains("the kernel accepts at most 4096") == true)
     }

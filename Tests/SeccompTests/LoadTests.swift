@@ -1,3 +1,4 @@
+import BerthCore
 import Glibc
 import OCI
 import Testing
@@ -34,9 +35,9 @@ private func testSeccomp(_ op: UInt32, _ flags: UInt32, _ args: UnsafeMutableRaw
     }
 
     private func record(_ program: SeccompProgram, returning result: Int32, errno code: Int32 = 0)
-        -> (Recorder, Result<Int32?, SeccompError>) {
+        -> (Recorder, Result<Int32?, BerthError>) {
         let recorder = Recorder()
-        let outcome = Result { () throws(SeccompError) -> Int32? in
+        let outcome = Result { () throws(BerthError) -> Int32? in
             try program.load { op, flags, args in
                 recorder.operation = op
                 recorder.flags = flags
@@ -76,7 +77,7 @@ private func testSeccomp(_ op: UInt32, _ flags: UInt32, _ args: UnsafeMutableRaw
         let program = try SeccompProgram.compile(LinuxSeccomp(defaultAction: .allow), kernel: .everything)
         let (_, outcome) = record(program, returning: -1, errno: EACCES)
         guard case .failure(let error) = outcome else { Issue.record("load succeeded"); return }
-        #expect(error.kind == .system)
+        #expect(error.code == .system)
         #expect(error.errno == EACCES)
         #expect(error.description.contains("no_new_privs"))
     }
@@ -93,7 +94,7 @@ private func testSeccomp(_ op: UInt32, _ flags: UInt32, _ args: UnsafeMutableRaw
             let program = SeccompProgram(instructions: Array(repeating: BPFInstruction(code: 6, jt: 0, jf: 0, k: 0), count: count))
             let (recorder, outcome) = record(program, returning: 0)
             guard case .failure(let error) = outcome else { Issue.record("load succeeded"); continue }
-            #expect(error.kind == .invalidConfig)
+            #expect(error.code == .invalidConfig)
             #expect(recorder.operation == 0)
         }
     }

@@ -1,3 +1,4 @@
+import BerthCore
 import OCI
 import SupervisorAPI
 import Testing

@@ -1,3 +1,4 @@
+import BerthCore
 import Linux
 import OCI
 import Seccomp

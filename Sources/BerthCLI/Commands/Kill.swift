@@ -1,3 +1,4 @@
+import BerthCore
 import Glibc
 import Linux
 import Runtime

@@ -1,3 +1,4 @@
+import BerthCore
 import Linux
 
 /// `ctr completion bash|zsh|fish`: a completion script generated from the command table and

@@ -1,3 +1,4 @@
+import BerthCore
 import Linux
 import OCI
 import SupervisorAPI
@@ -41,7 +42,7 @@ enum InspectCommand: CtrCommand {
                 ("status", .string(view.displayStatus)),
                 ("supervisorAlive", .bool(view.status?.supervisorIsAlive ?? false)),
                 ("definition", try encodeJSONValue(view.definition)),
-                ("state", try view.status.map { (status) throws(OCIError) in try encodeJSONValue(status) } ?? .null),
+                ("state", try view.status.map { (status) throws(BerthError) in try encodeJSONValue(status) } ?? .null),
                 ("config", config),
             ])
         } catch {

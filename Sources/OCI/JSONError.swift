@@ -1,51 +1,28 @@
-/// The single error type of the OCI module.
-///
-/// `description` is the text a user sees: the JSON path of the offending value (if any),
-/// then the message, lower case, no final period:
+import BerthCore
+
+/// The OCI module's errors are BerthErrors with these codes. `description` is the text a user
+/// sees: the JSON path of the offending value (if any), then the message, lower case, no
+/// final period:
 ///
 ///     json: unexpected character 'x' at offset 12
 ///     linux.namespaces[2].type: unknown namespace "foo"
 ///     process: missing required field "cwd"
-public struct OCIError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// Broad class of failure, for callers that react differently to each.
-    public enum Kind: Sendable, Equatable {
-        /// The bytes are not well-formed JSON (RFC 8259).
-        case syntax
-        /// Well-formed JSON that does not match the expected shape or values.
-        case schema
-        /// A value could not be represented as JSON (e.g. a non-finite number).
-        case encoding
-    }
+extension BerthError.Code {
+    /// The bytes are not well-formed JSON (RFC 8259); the error's `offset` says where.
+    public static let jsonSyntax = Self(rawValue: "json syntax")
+    /// Well-formed JSON that does not match the expected shape or values.
+    public static let jsonSchema = Self(rawValue: "json schema")
+    /// A value could not be represented as JSON (e.g. a non-finite number).
+    public static let jsonEncoding = Self(rawValue: "json encoding")
+}
 
-    /// Broad class of failure.
-    public var kind: Kind
-    /// Location of the offending value, e.g. `linux.namespaces[2].type`; empty for the
-    /// document root and for syntax errors.
-    public var path: String
-    /// What was wrong, e.g. `expected array, found string`.
-    public var message: String
-    /// Byte offset into the input, for syntax errors.
-    public var offset: Int?
-
-    /// Creates an error; `path` uses the same dotted/indexed form as decoding errors.
-    public init(kind: Kind = .schema, path: String = "", message: String, offset: Int? = nil) {
-        self.kind = kind
-        self.path = path
-        self.message = message
-        self.offset = offset
-    }
-
-    /// `path: message`, or just `message` at the root.
-    public var description: String {
-        path.isEmpty ? message : "\(path): \(message)"
-    }
-
+extension BerthError {
     /// Renders a Codable coding path as `a.b[3].c`.
     ///
     /// Array positions come out as `[i]`; object keys as `.key`, or as `["key"]` when the
     /// key is not a plain identifier (annotation and sysctl names contain dots, and
     /// `sysctl.net.ipv4.ip_forward` would read as three levels of nesting).
-    public static func renderPath(_ codingPath: [any CodingKey]) -> String {
+    static func renderPath(_ codingPath: [any CodingKey]) -> String {
         var out = ""
         for key in codingPath {
             if let index = key as? JSONIndexKey {
@@ -72,32 +49,32 @@ public struct OCIError: Error, CustomStringConvertible, Sendable, Equatable {
 
     /// Builds the user-facing error for a `DecodingError`, whose debug descriptions this
     /// module's decoder already phrases as final messages.
-    static func from(_ error: DecodingError) -> OCIError {
+    static func from(_ error: DecodingError) -> BerthError {
         switch error {
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            return OCIError(path: renderPath(context.codingPath), message: context.debugDescription)
+            return BerthError(.jsonSchema, path: renderPath(context.codingPath), context.debugDescription)
         case .keyNotFound(let key, let context):
-            return OCIError(path: renderPath(context.codingPath),
-                            message: "missing required field \(quoted(key.stringValue))")
+            return BerthError(.jsonSchema, path: renderPath(context.codingPath),
+                              "missing required field \(quoted(key.stringValue))")
         @unknown default:
-            return OCIError(message: "\(error)")
+            return BerthError(.jsonSchema, "\(error)")
         }
     }
 
-    /// Converts any error thrown while decoding or encoding into an `OCIError`.
-    static func wrap(_ error: any Error) -> OCIError {
-        if let error = error as? OCIError { return error }
+    /// Converts any error thrown while decoding or encoding into a `BerthError`.
+    static func wrap(_ error: any Error) -> BerthError {
+        if let error = error as? BerthError { return error }
         if let error = error as? DecodingError { return from(error) }
         if let error = error as? EncodingError {
             switch error {
             case .invalidValue(_, let context):
-                return OCIError(kind: .encoding, path: renderPath(context.codingPath),
-                                message: context.debugDescription)
+                return BerthError(.jsonEncoding, path: renderPath(context.codingPath),
+                                  context.debugDescription)
             @unknown default:
-                return OCIError(kind: .encoding, message: "\(error)")
+                return BerthError(.jsonEncoding, "\(error)")
             }
         }
-        return OCIError(message: "\(error)")
+        return BerthError(.jsonSchema, "\(error)")
     }
 }
 

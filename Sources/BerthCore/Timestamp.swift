@@ -1,8 +1,9 @@
 import Glibc
 
 /// A wall-clock time, kept as nanoseconds since the epoch and written as RFC 3339 UTC with
-/// nanoseconds (`2026-11-24T23:59:01.123456789Z`): status.json, the log and `ctr inspect`
-/// share it, and it sorts as text.
+/// nanoseconds (`2026-11-24T23:59:01.123456789Z`), as runc writes `created`: berth's
+/// state.json and --log, ctr's status.json, the service log and `ctr inspect` share it, and it
+/// sorts as text.
 public struct Timestamp: Codable, Comparable, Hashable, Sendable, CustomStringConvertible {
     public var nanoseconds: Int64
 
