@@ -73,7 +73,7 @@ public struct Exec {
         let plan = try LaunchPlan.processPlan(process, label: "process")
         // The container's filter applies to every process in it, exec'd ones included.
         let seccomp = try LaunchPlan.seccompProgram(try Exec.containerSpec(store: store, id: id).linux?.seccomp,
-                                                    cache: SeccompCache(directory: store.root + "/.seccomp"), allowListener: false)
+                                                    cache: SeccompCache(stateRoot: store.root), allowListener: false)
 
         var joins: [(kind: NamespaceKind, fd: FileDescriptor)] = []
         defer { for join in joins { join.fd.close() } }

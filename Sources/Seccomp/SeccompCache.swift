@@ -21,6 +21,12 @@ public struct SeccompCache: Sendable, Equatable {
         self.directory = directory
     }
 
+    /// The cache of a state root (berth's --root, a ctr service's runtime root, ctr's root):
+    /// `<root>/.seccomp`, beside the containers' directories, whose names cannot start with a dot.
+    public init(stateRoot: String) {
+        self.init(directory: stateRoot + "/.seccomp")
+    }
+
     static let magic: [UInt8] = Array("BERTHSCF".utf8)
     static let formatVersion: UInt32 = 1
 

@@ -179,7 +179,7 @@ extension Supervisor {
     private func storedPlan(_ version: ServiceVersion) -> (LaunchPlan, [UInt8])? {
         guard let config = try? Files.read(containers.store.directory(version.id) + "/config.json"),
               let spec = try? decodeJSON(Spec.self, from: config) else { return nil }
-        let cache = SeccompCache(directory: service.root + "/.seccomp")
+        let cache = SeccompCache(stateRoot: service.root)
         guard let plan = try? LaunchPlan(spec: spec, id: version.id, bundle: version.bundle, seccompCache: cache) else { return nil }
         return (plan, config)
     }

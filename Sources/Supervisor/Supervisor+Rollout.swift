@@ -23,7 +23,7 @@ extension Supervisor {
             let spec: Spec
             do { spec = try decodeJSON(Spec.self, from: configBytes) } catch { throw BerthError(.invalidConfig, "\(service.nextConfigPath): \(error)") }
             let plan = try LaunchPlan(spec: spec, id: version.id, bundle: version.bundle,
-                                      seccompCache: SeccompCache(directory: service.root + "/.seccomp"))
+                                      seccompCache: SeccompCache(stateRoot: service.root))
             let started = try startRun(plan: plan, configBytes: configBytes, version: version.number)
             candidate = SideVersion(version: version, plan: plan, configBytes: configBytes, run: started,
                                     netns: SideVersion.networkNamespace(of: started.pid),

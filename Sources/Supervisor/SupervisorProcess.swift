@@ -43,7 +43,7 @@ public enum SupervisorProcess {
         let spec: Spec
         do { spec = try decodeJSON(Spec.self, from: configBytes) } catch { throw BerthError(.invalidConfig, "\(service.configPath): \(error)") }
         let plan = try LaunchPlan(spec: spec, id: definition.id, bundle: definition.bundle,
-                                  seccompCache: SeccompCache(directory: service.root + "/.seccomp"))
+                                  seccompCache: SeccompCache(stateRoot: service.root))
         return try fork(service: service, removeOnFailure: false) { (report) throws(BerthError) in
             var status = previous
             let supervisor = try Supervisor(service: service, definition: definition, plan: plan, configBytes: configBytes,

@@ -119,6 +119,12 @@ import Testing
         #expect(try BPFInterpreter(program).run("read") == Ret.allow)
     }
 
+    @Test func everyCommandOfAStateRootSharesOneHiddenDirectory() {
+        // berth create and exec, ctr run and rollout, the supervisor: all reach it this way.
+        #expect(SeccompCache(stateRoot: "/run/berth").directory == "/run/berth/.seccomp")
+        #expect(SeccompCache(stateRoot: "/run/ctr/web/runtime") == SeccompCache(directory: "/run/ctr/web/runtime/.seccomp"))
+    }
+
     private func write(_ bytes: [UInt8], to path: String) throws {
         unlink(path)
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)

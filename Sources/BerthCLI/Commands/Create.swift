@@ -32,7 +32,7 @@ enum CreateCommand {
         do {
             plan = try LaunchPlan(spec: spec, id: id, bundle: bundle, usePivotRoot: !parsed.flag("no-pivot"),
                                   // A dot name: never a container ID, so never listed as one or taken by one.
-                                  seccompCache: SeccompCache(directory: globals.root + "/.seccomp"))
+                                  seccompCache: SeccompCache(stateRoot: globals.root))
         } catch {
             throw error.prefixed(configPath)
         }

@@ -123,7 +123,7 @@ enum RolloutCommand: CtrCommand {
         }
         spec.linux = linux
         do {
-            _ = try LaunchPlan(spec: spec, id: version.id, bundle: version.bundle, seccompCache: SeccompCache(directory: context.root + "/.seccomp"))
+            _ = try LaunchPlan(spec: spec, id: version.id, bundle: version.bundle, seccompCache: SeccompCache(stateRoot: context.root))
         } catch {
             throw error.prefixed("rollout")
         }

@@ -93,7 +93,7 @@ enum RunCommand: CtrCommand {
         // Every input error surfaces here, before the service directory exists.
         let plan: LaunchPlan
         do {
-            plan = try LaunchPlan(spec: spec, id: id, bundle: bundle, seccompCache: SeccompCache(directory: context.root + "/.seccomp"))
+            plan = try LaunchPlan(spec: spec, id: id, bundle: bundle, seccompCache: SeccompCache(stateRoot: context.root))
         } catch {
             throw error.prefixed("run")
         }
