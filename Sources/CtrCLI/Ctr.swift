@@ -1,7 +1,6 @@
 import BerthCore
 import Glibc
 import Linux
-import Runtime
 
 /// What every command gets: the state root and the global flags.
 struct CtrContext {
