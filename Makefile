@@ -4,7 +4,8 @@
 #   make build      debug build with tests, and the release `berth` and `ctr` binaries
 #   make rootfs     the busybox root filesystem in rootfs-examples/busybox/rootfs, and the
 #                   rollout example (rootfs-examples/webapp: v1/rootfs, v2/rootfs, bin/)
-#   make test       all of the above, then the tests on the host and in the VM
+#   make test       all of the above, then the module check (scripts/check-modules.sh: imports
+#                   against Package.swift and the architecture), the tests on the host and in the VM
 #   make test-vm    only the VM part; BERTH_VM_FILTER=REGEX picks the tests
 #                   (default 'VMTests|IntegrationTests'), BERTH_VM_TIME_SCALE=N multiplies
 #                   the phases' time limits; see scripts/test-vm.sh and docs/testing.md
@@ -45,7 +46,10 @@ rootfs:
 	@rootfs-examples/busybox/build.sh
 	@rootfs-examples/webapp/build.sh
 
+# The module check first: it needs nothing built and takes seconds.
 test: deps build rootfs
+	scripts/check-modules.sh
+	scripts/test-check-modules.sh
 	scripts/test-all.sh
 
 test-vm: deps build rootfs
