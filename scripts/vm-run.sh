@@ -220,6 +220,14 @@ $bb mkdir -p /dev/pts /dev/shm
 $bb mount -t devpts -o ptmxmode=0666,mode=620,gid=5 devpts /dev/pts || fail "cannot mount devpts"
 $bb mount -t tmpfs -o mode=1777,nosuid,nodev shm /dev/shm || fail "cannot mount /dev/shm"
 [ -e /dev/ptmx ] || $bb ln -s pts/ptmx /dev/ptmx
+# The first memory cgroup to come online turns on a static key (memcg_kmem_enabled_key) that
+# the kernel patches into its text with int3 breakpoints. Done while the tests run, qemu 7.2's
+# multi-threaded TCG once kept a stale translation of a breakpoint in kmem_cache_alloc_bulk
+# (EngineVMTests: both vCPUs looping on it, RCU stall, a wedged guest), so it is done here,
+# with nothing else running. The key stays on; the cgroup and the controller go again.
+{ echo +memory >/sys/fs/cgroup/cgroup.subtree_control && $bb mkdir /sys/fs/cgroup/berth-vm-warm &&
+  $bb rmdir /sys/fs/cgroup/berth-vm-warm && echo -memory >/sys/fs/cgroup/cgroup.subtree_control; } ||
+    fail "cannot bring a memory cgroup online once"
 # The root's cgroup.subtree_control stays empty, as the kernel boots it: enabling
 # controllers down the tree is the runtime's job and the tests must see it done.
 $bb ip link set lo up || fail "cannot bring up lo"
