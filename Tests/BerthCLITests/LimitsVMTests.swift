@@ -98,6 +98,9 @@ struct LimitsVMTests {
     /// busybox dd allocates one buffer of the block size and fills it from /dev/zero: 64M of
     /// anonymous memory in a container limited to 32M.
     static let touch64M = "dd if=/dev/zero of=/dev/null bs=64M count=1"
+    /// The status goes to a new file that is renamed into place: the test polls for the file and
+    /// could otherwise read it between its creation and the write (it read "" under load).
+    static let recordStatus = "echo $? > /tmp/ctl/dd.new && mv /tmp/ctl/dd.new /tmp/ctl/dd"
 
     @Test func memoryMaxOOMKillsAnAllocationAboveItAndRunExits137() async throws {
         try await withBerthSandbox { s in
@@ -111,7 +114,7 @@ struct LimitsVMTests {
     /// streams an `oom` line for it while the container lives on.
     @Test func oomKillShowsInStatsAndAsAStreamedEvent() async throws {
         try await withBerthSandbox { s in
-            let script = "while [ ! -e /tmp/ctl/go ]; do sleep 0.05; done; \(Self.touch64M); echo $? > /tmp/ctl/dd; exec sleep 100"
+            let script = "while [ ! -e /tmp/ctl/go ]; do sleep 0.05; done; \(Self.touch64M); \(Self.recordStatus); exec sleep 100"
             let bundle = try await s.bundle(["sh", "-c", script]) { $0["linux.resources.memory.limit"] = 32 * Self.mebibyte }
             let control = try Self.addControlDirectory(bundle)
             let id = try await Self.runDetached(s, bundle)
@@ -152,7 +155,7 @@ struct LimitsVMTests {
     /// allocation is throttled for minutes, not killed; see the report of this suite.)
     @Test func memoryHighKeepsABufferedReadNearItWithoutKilling() async throws {
         try await withBerthSandbox { s in
-            let script = "dd if=/dev/vda of=/dev/null bs=1M 2>/dev/null; echo $? > /tmp/ctl/dd; exec sleep 100"
+            let script = "dd if=/dev/vda of=/dev/null bs=1M 2>/dev/null; \(Self.recordStatus); exec sleep 100"
             let bundle = try await s.bundle(["sh", "-c", script]) {
                 Self.addScratchDisk(&$0)
                 $0["linux.resources.unified"] = ["memory.high": "33554432"]
