@@ -43,9 +43,12 @@ final class Supervisor {
     /// CLOCK_MONOTONIC deadlines.
     var restartDue: Int64?
     var killDue: Int64?
-    /// When to drop the pages inherited from ctr or mapped by a container's start: once the
-    /// loop has been quiet for a moment, so that neither a short-lived container's exit nor the
-    /// new container's first output finds its code just dropped.
+    /// When to drop the executable's pages the loop does not use while it waits (those inherited
+    /// from ctr, those a container's start or an event's handling mapped again): once the loop
+    /// has been quiet for a moment, so that neither a short-lived container's exit nor the new
+    /// container's first output finds its code just dropped. Every event sets it again: output
+    /// that came after the drop (a container slow to start) would otherwise keep its code mapped
+    /// for good. Coming back costs a few dozen minor faults (64 KiB each, see InheritedPages).
     var inheritedPagesDue: Int64? = monotonicNanoseconds() + InheritedPages.quietNanoseconds
     /// Set when that moment has come: the drop runs right before the next poll().
     var dropInheritedPages = false
@@ -154,7 +157,7 @@ final class Supervisor {
                 handle(entries, sources)
                 // The drop waits for a quiet second: dropped now, the pages would only come
                 // back with the next event (a new container's first output, say).
-                if inheritedPagesDue != nil { inheritedPagesDue = monotonicNanoseconds() + InheritedPages.quietNanoseconds }
+                inheritedPagesDue = monotonicNanoseconds() + InheritedPages.quietNanoseconds
             }
             if !ended { fireTimers() }
         }
