@@ -16,6 +16,11 @@ work=$(mktemp -d /tmp/berth-test-host.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 command -v jq >/dev/null || { echo "test-host: jq not found: make deps" >&2; exit 2; }
 
+# The host's /dev/null is every process's stdio: a runtime that chowns or chmods a stdio
+# descriptor (crun 1.8 does, with a user namespace) changes it for the whole machine. Any test
+# that does so fails the run, whichever runtime it drove.
+null_before=$(stat -c '%u:%g %a %F' /dev/null)
+
 set +e
 NO_COLOR=1 swift test --event-stream-output-path "$work/events" --event-stream-version 0 "$@" 2>&1 | tee "$work/log"
 rc=${PIPESTATUS[0]}
@@ -42,6 +47,12 @@ fi
 if [[ -s $work/webapp ]]; then
     read -r w_passed w_failed w_skipped < <(awk -f scripts/count-tests.awk "$work/webapp")
     passed=$((passed + w_passed)) failed=$((failed + w_failed)) skipped=$((skipped + w_skipped))
+fi
+
+null_after=$(stat -c '%u:%g %a %F' /dev/null)
+if [[ $null_after != "$null_before" ]]; then
+    echo "test-host: the host's /dev/null changed during the tests: $null_before -> $null_after" >&2
+    failed=$((failed + 1))
 fi
 
 echo "host: $passed passed, $failed failed, $skipped skipped"
