@@ -3,7 +3,8 @@ import PackageDescription
 
 // Dependencies point one way. BerthCore (BerthError, Timestamp) is under everything; OCI <-
 // Cgroup2, Seccomp; Linux <- Cgroup2; OCI, Linux, Cgroup2, Seccomp <- Runtime <- BerthCLI; OCI,
-// Linux <- SupervisorAPI; Runtime, SupervisorAPI <- Supervisor <- CtrCLI. Each target lists
+// Linux <- SupervisorAPI; Runtime, SupervisorAPI <- Supervisor <- CtrCLI; BerthCore <-
+// CommandLineFlags <- BerthCLI, CtrCLI. Each target lists
 // every module its sources import: scripts/check-modules.sh checks that, and the architecture
 // (docs/architecture.md, which shows this graph).
 // `berth` links no package dependencies and no Foundation: its start-up time is part of
@@ -26,12 +27,15 @@ let package = Package(
         .target(name: "Cgroup2", dependencies: ["BerthCore", "OCI", "Linux", "CShim"]),
         .target(name: "Seccomp", dependencies: ["BerthCore", "OCI", "CLibseccomp"]),
         .target(name: "Runtime", dependencies: ["BerthCore", "OCI", "Linux", "Cgroup2", "Seccomp", "CShim"]),
-        .target(name: "BerthCLI", dependencies: ["BerthCore", "Runtime", "Seccomp", "OCI", "Linux", "Cgroup2", "CShim"]),
+        // One argument parser, driven by flag tables, for both command lines.
+        .target(name: "CommandLineFlags", dependencies: ["BerthCore"]),
+        .target(name: "BerthCLI", dependencies: ["BerthCore", "Runtime", "Seccomp", "OCI", "Linux", "Cgroup2", "CShim", "CommandLineFlags"]),
         .executableTarget(name: "berth", dependencies: ["BerthCLI"]),
         // ctr, like berth, links no Foundation. Its supervisor is the same binary, forked.
         .target(name: "SupervisorAPI", dependencies: ["BerthCore", "OCI", "Linux", "CShim"]),
         .target(name: "Supervisor", dependencies: ["BerthCore", "SupervisorAPI", "Runtime", "Cgroup2", "Seccomp", "OCI", "Linux", "CShim"]),
-        .target(name: "CtrCLI", dependencies: ["BerthCore", "Supervisor", "SupervisorAPI", "Runtime", "Cgroup2", "Seccomp", "OCI", "Linux", "CShim"]),
+        .target(name: "CtrCLI", dependencies: ["BerthCore", "Supervisor", "SupervisorAPI", "Runtime", "Cgroup2", "Seccomp", "OCI", "Linux", "CShim",
+                                               "CommandLineFlags"]),
         .executableTarget(name: "ctr", dependencies: ["CtrCLI"]),
 
         .target(name: "TestSupport", dependencies: ["Linux"], path: "Tests/TestSupport"),
@@ -41,9 +45,10 @@ let package = Package(
         .testTarget(name: "Cgroup2Tests", dependencies: ["BerthCore", "Cgroup2", "TestSupport", "OCI", "Linux", "CShim"]),
         .testTarget(name: "SeccompTests", dependencies: ["BerthCore", "Seccomp", "OCI", "CLibseccomp"]),
         .testTarget(name: "RuntimeTests", dependencies: ["BerthCore", "Runtime", "TestSupport", "OCI", "Linux", "Seccomp"]),
-        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "TestSupport", "Cgroup2", "CShim"]),
+        .testTarget(name: "CommandLineFlagsTests", dependencies: ["BerthCore", "CommandLineFlags"]),
+        .testTarget(name: "BerthCLITests", dependencies: ["BerthCLI", "TestSupport", "Cgroup2", "CShim", "CommandLineFlags"]),
         .testTarget(name: "SupervisorAPITests", dependencies: ["BerthCore", "SupervisorAPI", "OCI", "Linux"]),
         .testTarget(name: "SupervisorTests", dependencies: ["BerthCore", "Supervisor", "SupervisorAPI", "TestSupport", "Linux", "CShim"]),
-        .testTarget(name: "CtrCLITests", dependencies: ["BerthCore", "CtrCLI", "SupervisorAPI", "TestSupport", "OCI", "Linux"]),
+        .testTarget(name: "CtrCLITests", dependencies: ["BerthCore", "CtrCLI", "SupervisorAPI", "TestSupport", "OCI", "Linux", "CommandLineFlags"]),
     ]
 )

@@ -28,13 +28,15 @@ declare -A may_use=(
     [Cgroup2]="BerthCore OCI Linux CShim"
     [Seccomp]="BerthCore OCI CLibseccomp"
     [Runtime]="BerthCore OCI Linux Cgroup2 Seccomp CShim"
-    [BerthCLI]="BerthCore OCI Linux Cgroup2 Seccomp Runtime CShim"
+    # One argument parser for both command lines; it needs nothing of the runtime.
+    [CommandLineFlags]="BerthCore"
+    [BerthCLI]="BerthCore OCI Linux Cgroup2 Seccomp Runtime CShim CommandLineFlags"
     [berth]="BerthCLI"
     [SupervisorAPI]="BerthCore OCI Linux CShim"
     [Supervisor]="BerthCore OCI Linux Cgroup2 Seccomp Runtime SupervisorAPI CShim"
     # ctr drives a running service through SupervisorAPI only; it uses Runtime for what has
     # no supervisor or is the caller's own process (docs/architecture.md, "ctr and the runtime").
-    [CtrCLI]="BerthCore OCI Linux Cgroup2 Seccomp Runtime SupervisorAPI Supervisor CShim"
+    [CtrCLI]="BerthCore OCI Linux Cgroup2 Seccomp Runtime SupervisorAPI Supervisor CShim CommandLineFlags"
     [ctr]="CtrCLI"
 )
 # Modules that are not this package's: the toolchain's. Foundation only in tests.

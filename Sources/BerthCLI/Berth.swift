@@ -1,36 +1,54 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import OCI
 import Runtime
 import Seccomp
 
+/// One verb of berth: its help, its flag table (which the parser, `--help` and `berth completion`
+/// read) and its handler.
+struct Verb: Sendable {
+    var name: String
+    var synopsis: String
+    var summary: String
+    var flags: [Flag] = []
+    /// After this many arguments, the rest is the verb's verbatim (`exec ID CMD...`).
+    var stopAfter: Int?
+    /// What its arguments are, for completion.
+    var operands = Operands.names
+    var run: @Sendable (Arguments, GlobalOptions) throws(BerthError) -> Int32
+}
+
 /// The `berth` command: global options, then one of the verbs below.
 public enum Berth {
-    static let commands: [String: @Sendable ([String], GlobalOptions) throws(BerthError) -> Int32] = [
-        "spec": SpecCommand.run, "create": CreateCommand.run, "start": StartCommand.run, "state": StateCommand.run,
-        "kill": KillCommand.run, "delete": DeleteCommand.run, "run": RunCommand.run, "exec": ExecCommand.run,
-        "list": ListCommand.run, "features": FeaturesCommand.run, "pause": PauseCommand.pause,
-        "resume": PauseCommand.resume, "update": UpdateCommand.run, "events": EventsCommand.run, "ps": PsCommand.run,
-    ]
-
-    /// Each verb's synopsis and what it does, for `--help`, `help` and `COMMAND --help`.
-    static let verbs: [(name: String, synopsis: String, summary: String)] = [
-        ("spec", "[--bundle DIR]", "write a default config.json"),
-        ("create", "[--bundle DIR] [--pid-file F] [--console-socket S] ID", "create a container, waiting to start"),
-        ("start", "ID", "run the created container's process"),
-        ("run", "[--bundle DIR] [--detach] [--keep] ID", "create, start and wait (a terminal is proxied)"),
-        ("exec", "[--process F] [-e K=V] [-t] ID CMD...", "run another process in a container"),
-        ("state", "ID", "print the OCI state"),
-        ("kill", "[--all] ID [SIGNAL]", "signal the container (default TERM)"),
-        ("delete", "[--force] ID", "remove a stopped or created container"),
-        ("list", "[--format table|json] [--quiet]", "list containers"),
-        ("pause", "ID", "freeze every process of a container"),
-        ("resume", "ID", "thaw a paused container"),
-        ("update", "[--memory N] [--cpu-quota N] ... ID", "change limits of a running container"),
-        ("events", "[--stats] [--interval 5s] ID", "stats and OOM events as JSON lines"),
-        ("ps", "[--format table|json] ID [PS-ARGS...]", "the container's processes"),
-        ("features", "", "what this build supports, as JSON"),
+    static let verbs: [Verb] = [
+        Verb(name: "spec", synopsis: "[--bundle DIR]", summary: "write a default config.json", flags: SpecCommand.flags, operands: .none, run: SpecCommand.run),
+        Verb(name: "create", synopsis: "[--bundle DIR] [--pid-file F] [--console-socket S] ID", summary: "create a container, waiting to start",
+             flags: CreateCommand.flags, operands: .none, run: CreateCommand.run),
+        Verb(name: "start", synopsis: "ID", summary: "run the created container's process", run: StartCommand.run),
+        Verb(name: "run", synopsis: "[--bundle DIR] [--detach] [--keep] ID", summary: "create, start and wait (a terminal is proxied)",
+             flags: RunCommand.flags, operands: .none, run: RunCommand.run),
+        Verb(name: "exec", synopsis: "[--process F] [-e K=V] [-t] ID CMD...", summary: "run another process in a container",
+             flags: ExecCommand.flags, stopAfter: 1, operands: .nameThenCommand, run: ExecCommand.run),
+        Verb(name: "state", synopsis: "ID", summary: "print the OCI state", run: StateCommand.run),
+        Verb(name: "kill", synopsis: "[--all] ID [SIGNAL]", summary: "signal the container (default TERM)", flags: KillCommand.flags,
+             run: KillCommand.run),
+        Verb(name: "delete", synopsis: "[--force] ID", summary: "remove a stopped or created container", flags: DeleteCommand.flags,
+             run: DeleteCommand.run),
+        Verb(name: "list", synopsis: "[--format table|json] [--quiet]", summary: "list containers", flags: ListCommand.flags, operands: .none,
+             run: ListCommand.run),
+        Verb(name: "pause", synopsis: "ID", summary: "freeze every process of a container", run: PauseCommand.pause),
+        Verb(name: "resume", synopsis: "ID", summary: "thaw a paused container", run: PauseCommand.resume),
+        Verb(name: "update", synopsis: "[--memory N] [--cpu-quota N] ... ID", summary: "change limits of a running container",
+             flags: UpdateCommand.flags, run: UpdateCommand.run),
+        Verb(name: "events", synopsis: "[--stats] [--interval 5s] ID", summary: "stats and OOM events as JSON lines", flags: EventsCommand.flags,
+             run: EventsCommand.run),
+        Verb(name: "ps", synopsis: "[--format table|json] ID [PS-ARGS...]", summary: "the container's processes", flags: PsCommand.flags,
+             stopAfter: 1, operands: .nameThenCommand, run: PsCommand.run),
+        Verb(name: "features", synopsis: "", summary: "what this build supports, as JSON", operands: .none, run: FeaturesCommand.run),
+        Verb(name: "completion", synopsis: "bash|zsh|fish", summary: "a shell completion script (not in runc)",
+             operands: .words(CompletionScripts.shells), run: CompletionVerb.run),
     ]
 
     static var usage: String {
@@ -48,12 +66,15 @@ public enum Berth {
         \(lines.joined(separator: "\n"))
           help [COMMAND]
 
+        global flags:
+        \((GlobalOptions.flags + [Flag.help]).helpText)
         """
     }
 
-    /// The help of one verb.
+    /// The help of one verb, its flags listed from its table.
     static func usage(of name: String) -> String? {
-        verbs.first { $0.name == name }.map { "usage: berth \($0.name) \($0.synopsis)\n\n\($0.summary)\n" }
+        guard let verb = verbs.first(where: { $0.name == name }) else { return nil }
+        return "usage: berth \(verb.name) \(verb.synopsis)\n\n\(verb.summary)\n\nflags:\n" + (verb.flags + [Flag.help]).helpText
     }
 
     /// `berth --version`: runc's first lines (go-runc reads the version, then `commit:` on the
@@ -73,16 +94,6 @@ public enum Berth {
     }
 
     static let berthVersion = "0.1.0"
-
-    /// True when `--help` or `-h` comes among a verb's flags, before its first argument (after
-    /// it, `exec ID CMD -h` is the command's).
-    static func asksForHelp(_ arguments: [String]) -> Bool {
-        for argument in arguments {
-            if argument == "--help" || argument == "-h" { return true }
-            if !argument.hasPrefix("-") || argument == "--" { return false }
-        }
-        return false
-    }
 
     /// Runs the command line and returns the exit status.
     public static func main(_ arguments: [String]) -> Int32 {
@@ -104,10 +115,11 @@ public enum Berth {
                 try FileDescriptor.standardOutput.writeAll(usage)
                 return 0
             }
-            guard let handler = commands[command] else {
+            guard let verb = verbs.first(where: { $0.name == command }) else {
                 throw BerthError(.invalidArgument, "unknown command \"\(command)\"; see berth --help")
             }
-            if asksForHelp(parsed.rest), let text = usage(of: command) {
+            let arguments = try Arguments(parsed.rest, flags: verb.flags, stopAfter: verb.stopAfter)
+            if arguments.wantsHelp, let text = usage(of: command) {
                 try FileDescriptor.standardOutput.writeAll(text)
                 return 0
             }
@@ -116,7 +128,7 @@ public enum Berth {
                 logged.log(level: "warning", message)
                 _ = try? FileDescriptor.standardError.writeAll("berth: warning: \(terminalSafe(message))\n")
             }
-            return try handler(parsed.rest, globals)
+            return try verb.run(arguments, globals)
         } catch {
             globals.log(level: "error", error.description)
             let text = globals.debug ? error.chain.split(separator: "\n").map { terminalSafe(String($0)) }.joined(separator: "\n")
@@ -143,4 +155,28 @@ func terminalSafe(_ text: String) -> String {
         }
     }
     return result
+}
+
+extension Arguments {
+    /// berth's command lines follow runc's.
+    init(_ items: [String], flags: [Flag], stopAfter: Int? = nil) throws(BerthError) {
+        try self.init(items, flags: flags, dialect: .runc, stopAfter: stopAfter)
+    }
+
+    /// A flag's value as a count (`--preserve-fds 2`).
+    func integer(_ name: String, flag: String) throws(BerthError) -> Int32? {
+        guard let text = value(name) else { return nil }
+        guard let number = Int32(text), number >= 0 else {
+            throw BerthError(.invalidArgument, "flag \(flag): \"\(text)\" is not a non-negative integer")
+        }
+        return number
+    }
+
+    /// The single container ID a command takes.
+    func containerID(command: String) throws(BerthError) -> String {
+        guard positionals.count == 1 else {
+            throw BerthError(.invalidArgument, "\(command): expects exactly one container id, got \(positionals.count)")
+        }
+        return positionals[0]
+    }
 }

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import OCI
@@ -11,42 +12,34 @@ struct GlobalOptions {
     var logFormat = "text"
     var debug = false
 
-    static let valued = ["root": "root", "log": "log", "log-format": "log-format", "criu": "criu", "rootless": "rootless"]
-    static let booleans = ["debug": "debug", "systemd-cgroup": "systemd-cgroup", "help": "help", "h": "help", "version": "version", "v": "version"]
+    /// runc's global flags; --criu and --rootless are taken and ignored, as engines may pass them.
+    static let flags: [Flag] = [
+        .value("root", placeholder: "DIR", summary: "where containers' state lives (default /run/berth)"),
+        .value("log", placeholder: "FILE", summary: "append warnings and errors to FILE"),
+        .value("log-format", placeholder: "FORMAT", choices: ["text", "json"], summary: "text (default) or json"),
+        .boolean("debug", summary: "show the cause of an error too"),
+        .boolean("systemd-cgroup", summary: "refused: berth manages cgroupfs directly"),
+        .value("criu", placeholder: "PATH"),
+        .value("rootless", placeholder: "VALUE"),
+        .boolean("v", "version", summary: "print the version and the features"),
+    ]
 
-    /// Splits `arguments` into global options, the command and the command's arguments.
+    /// Splits the command line into global options, the command and the command's arguments:
+    /// the first argument that is not a global flag is the command.
     static func parse(_ arguments: [String]) throws(BerthError) -> (GlobalOptions, command: String?, rest: [String], help: Bool, version: Bool) {
-        var index = 0
-        var globals: [String] = []
-        while index < arguments.count, arguments[index].hasPrefix("-") {
-            let item = arguments[index]
-            globals.append(item)
-            index += 1
-            let name = item.drop(while: { $0 == "-" }).split(separator: "=", maxSplits: 1)[0]
-            if valued[String(name)] != nil && !item.contains("="), index < arguments.count {
-                globals.append(arguments[index])
-                index += 1
-            }
-        }
-        let parsed = try Arguments(globals, valued: valued, booleans: booleans)
+        let parsed = try Arguments(arguments, flags: flags, stopAfter: 1)
         var options = GlobalOptions()
         if let root = parsed.value("root") {
             guard root.hasPrefix("/") else { throw BerthError(.invalidArgument, "flag --root: \"\(root)\" must be an absolute path") }
             options.root = root
         }
         options.logPath = parsed.value("log")
-        if let format = parsed.value("log-format") {
-            guard format == "text" || format == "json" else {
-                throw BerthError(.invalidArgument, "flag --log-format: \"\(format)\" is not text or json")
-            }
-            options.logFormat = format
-        }
+        options.logFormat = parsed.value("log-format") ?? options.logFormat
         options.debug = parsed.flag("debug")
         if parsed.flag("systemd-cgroup") {
             throw BerthError(.unsupported, "flag --systemd-cgroup: systemd cgroup management is not supported; berth manages cgroupfs directly")
         }
-        let command = index < arguments.count ? arguments[index] : nil
-        return (options, command, Array(arguments.dropFirst(index + 1)), parsed.flag("help"), parsed.flag("version"))
+        return (options, parsed.positionals.first, Array(parsed.positionals.dropFirst()), parsed.wantsHelp, parsed.flag("version"))
     }
 
     var store: StateStore { StateStore(root: root) }

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 
@@ -16,26 +17,13 @@ protocol CtrCommand {
     static var usage: String { get }
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32
     /// The flags its parser takes; `ctr completion` is generated from the same table.
-    static var flags: [CtrArguments.Flag] { get }
+    static var flags: [Flag] { get }
     /// What its arguments after the flags are, for `ctr completion`.
-    static var operands: CommandOperands { get }
-}
-
-/// What a command's positional arguments are, for completion.
-enum CommandOperands: Equatable {
-    case none
-    /// NAME...
-    case services
-    /// ROOTFS|BUNDLE, then the container's command.
-    case sourceThenCommand
-    /// NAME, then the command to run in it.
-    case serviceThenCommand
-    /// One of these words.
-    case words([String])
+    static var operands: Operands { get }
 }
 
 extension CtrCommand {
-    static var operands: CommandOperands { .services }
+    static var operands: Operands { .names }
 }
 
 /// The `ctr` command: global flags, then a verb.
@@ -48,7 +36,7 @@ public enum Ctr {
     ]
 
     /// The flags before the command, as `main` parses them (for `ctr completion`).
-    static let globalFlags: [CtrArguments.Flag] = [.value("root"), .boolean("debug"), .boolean("h", "help"), .boolean("v", "version")]
+    static let globalFlags: [Flag] = [.value("root"), .boolean("debug"), .boolean("h", "help"), .boolean("v", "version")]
 
     static var usage: String {
         var text = """
@@ -84,32 +72,20 @@ public enum Ctr {
     /// Runs the command line and returns the exit status.
     public static func main(_ arguments: [String]) -> Int32 {
         var context = CtrContext()
-        var index = 0
         var command: String?
         do throws(BerthError) {
-            while index < arguments.count, arguments[index].hasPrefix("-") {
-                let item = arguments[index]
-                index += 1
-                switch item {
-                case "--debug": context.debug = true
-                case "-h", "--help": return printUsage(usage)
-                case "-v", "--version": return printUsage("ctr version 0.1.0\n")
-                case "--root":
-                    guard index < arguments.count else { throw BerthError(.invalidArgument, "flag --root: needs a directory") }
-                    context.root = arguments[index]
-                    index += 1
-                default:
-                    guard item.hasPrefix("--root=") else { throw BerthError(.invalidArgument, "flag \(item): unknown global flag; see ctr --help") }
-                    context.root = String(item.dropFirst("--root=".count))
-                }
-            }
+            let parsed = try Arguments(arguments, flags: globalFlags, stopAfter: 1)
+            if parsed.wantsHelp { return printUsage(usage) }
+            if parsed.flag("version") { return printUsage("ctr version 0.1.0\n") }
+            context.debug = parsed.flag("debug")
+            context.root = parsed.value("root") ?? context.root
             guard context.root.hasPrefix("/") else { throw BerthError(.invalidArgument, "flag --root: \"\(context.root)\" must be an absolute path") }
-            guard index < arguments.count else {
+            guard let first = parsed.positionals.first else {
                 _ = try? FileDescriptor.standardError.writeAll(usage)
                 return 2
             }
-            command = arguments[index]
-            var rest = Array(arguments[(index + 1)...])
+            command = first
+            var rest = Array(parsed.positionals.dropFirst())
             if command == "help" {
                 guard let topic = rest.first else { return printUsage(usage) }
                 command = topic
@@ -130,5 +106,26 @@ public enum Ctr {
     static func printUsage(_ text: String) -> Int32 {
         _ = try? FileDescriptor.standardOutput.writeAll(text)
         return 0
+    }
+}
+
+extension Arguments {
+    /// ctr's command lines follow docker's.
+    init(_ items: [String], flags: [Flag], stopAfter: Int? = nil) throws(BerthError) {
+        try self.init(items, flags: flags, dialect: .docker, stopAfter: stopAfter)
+    }
+
+    /// The names a command takes (`stop NAME...`): at least one.
+    func names(command: String) throws(BerthError) -> [String] {
+        guard !positionals.isEmpty else { throw BerthError(.invalidArgument, "\(command): expects at least one service name (see ctr \(command) --help)") }
+        return positionals
+    }
+
+    /// The single name a command takes (`logs NAME`).
+    func name(command: String) throws(BerthError) -> String {
+        guard positionals.count == 1 else {
+            throw BerthError(.invalidArgument, "\(command): expects one service name, got \(positionals.count) (see ctr \(command) --help)")
+        }
+        return positionals[0]
     }
 }

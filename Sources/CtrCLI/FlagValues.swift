@@ -203,19 +203,9 @@ enum FlagValues {
         return total
     }
 
-    static let signalNames: [String: Int32] = [
-        "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "ABRT": SIGABRT, "KILL": SIGKILL, "USR1": SIGUSR1,
-        "USR2": SIGUSR2, "PIPE": SIGPIPE, "ALRM": SIGALRM, "TERM": SIGTERM, "CONT": SIGCONT, "STOP": SIGSTOP,
-        "TSTP": SIGTSTP, "TTIN": SIGTTIN, "TTOU": SIGTTOU, "WINCH": SIGWINCH, "URG": SIGURG, "PWR": SIGPWR,
-        "SYS": SIGSYS, "TRAP": SIGTRAP, "XCPU": SIGXCPU, "XFSZ": SIGXFSZ, "VTALRM": SIGVTALRM, "PROF": SIGPROF,
-    ]
-
     /// A signal by number (1...64), name or SIG-prefixed name, any case.
     static func signal(_ text: String, flag: String = "--signal") throws(BerthError) -> Int32 {
-        if let number = Int32(text), (1...64).contains(number) { return number }
-        var name = text.uppercased()
-        if name.hasPrefix("SIG") { name.removeFirst(3) }
-        guard let number = signalNames[name] else {
+        guard let number = Signal.number(text) else {
             throw BerthError(.invalidArgument, "flag \(flag): \"\(text)\" is not a signal (e.g. \(flag) TERM or \(flag) 9)")
         }
         return number

@@ -1,16 +1,17 @@
 import BerthCore
+import CommandLineFlags
 import Linux
 import SupervisorAPI
 
 /// `ctr run`'s `--health-*` flags, as docker spells them, made into the service's HealthCheck.
 enum HealthFlags {
-    static let flags: [CtrArguments.Flag] = [
+    static let flags: [Flag] = [
         .value("health-cmd"), .value("health-interval"), .value("health-timeout"), .value("health-retries"),
         .value("health-start-period"),
     ]
 
     /// nil without --health-cmd; the timing flags alone are refused, since they would do nothing.
-    static func check(_ parsed: CtrArguments) throws(BerthError) -> HealthCheck? {
+    static func check(_ parsed: Arguments) throws(BerthError) -> HealthCheck? {
         guard let command = parsed.value("health-cmd") else {
             if let flag = flags.dropFirst().first(where: { parsed.value($0.name) != nil }) {
                 throw BerthError(.invalidArgument, "flag --\(flag.name): needs --health-cmd (e.g. --health-cmd 'test -e /tmp/ready' --\(flag.name) \(example(flag.name)))")

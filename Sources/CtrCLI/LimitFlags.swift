@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import OCI
@@ -30,14 +31,14 @@ struct LimitFlags: Equatable {
     var ioWeight: Int64?
     var ioMax: [IOMax] = []
 
-    static let flags: [CtrArguments.Flag] = [
+    static let flags: [Flag] = [
         .value("m", "memory"), .value("memory-high"), .value("memory-swap"), .value("cpus"), .value("cpu-weight"),
         .value("cpuset-cpus"), .value("pids-limit"), .value("io-weight"), .value("io-max"),
     ]
 
     init() {}
 
-    init(_ parsed: CtrArguments) throws(BerthError) {
+    init(_ parsed: Arguments) throws(BerthError) {
         memory = try parsed.value("memory").map { (text) throws(BerthError) in try FlagValues.memory(text, flag: "--memory") }
         memoryHigh = try parsed.value("memory-high").map { (text) throws(BerthError) in try FlagValues.memory(text, flag: "--memory-high") }
         if let text = parsed.value("memory-swap") {

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import OCI
@@ -40,7 +41,7 @@ struct RunOptions {
     /// -i: the process reads the attached ctr's stdin.
     var interactive = false
 
-    static let flags: [CtrArguments.Flag] = LimitFlags.flags + HealthFlags.flags + [
+    static let flags: [Flag] = LimitFlags.flags + HealthFlags.flags + [
         .value("name"), .boolean("d", "detach"), .boolean("rm"), .value("restart"),
         .value("e", "env"), .value("env-file"), .value("v", "volume"), .value("tmpfs"), .value("w", "workdir"),
         .value("u", "user"), .value("hostname"), .boolean("read-only"), .value("cap-add"), .value("cap-drop"),
@@ -50,11 +51,11 @@ struct RunOptions {
 
     /// Parses `ctr run`'s arguments: flags, then ROOTFS|BUNDLE, then the command.
     init(parsing arguments: [String]) throws(BerthError) {
-        let parsed = try CtrArguments(arguments, flags: RunOptions.flags, stopAfter: 1)
+        let parsed = try Arguments(arguments, flags: RunOptions.flags, stopAfter: 1)
         try self.init(parsed)
     }
 
-    init(_ parsed: CtrArguments) throws(BerthError) {
+    init(_ parsed: Arguments) throws(BerthError) {
         guard let source = parsed.positionals.first else {
             throw BerthError(.invalidArgument, "run: expects a ROOTFS or BUNDLE directory (e.g. ctr run -d --name web ./rootfs -- httpd -f)")
         }

@@ -1,3 +1,4 @@
+import CommandLineFlags
 @testable import CtrCLI
 import Foundation
 import Testing
@@ -72,8 +73,8 @@ struct CompletionTests {
     }
 
     @Test func everyValueHintNamesAFlagOfATable() {
-        let model = CompletionModel.current
-        for key in CompletionModel.values.keys {
+        let model = CompletionCommand.model
+        for key in model.values.keys {
             let parts = key.split(separator: ".").map(String.init)
             let commands = parts.count == 2 ? model.commands.filter { $0.name == parts[0] } : model.commands
             let flags = commands.flatMap(\.flags) + model.globalFlags

@@ -1,3 +1,4 @@
+import CommandLineFlags
 @testable import CtrCLI
 import BerthCore
 import Linux
@@ -91,18 +92,18 @@ struct FlagParsingTests {
     }
 
     @Test func argumentsTakeLongShortInlineAndGroupedFlags() throws {
-        let flags: [CtrArguments.Flag] = [.boolean("d", "detach"), .value("m", "memory"), .value("e", "env"), .boolean("rm")]
-        let parsed = try CtrArguments(["-dm64M", "--env=A=1", "-e", "B=2", "--rm", "ROOT", "-m", "not-a-flag"], flags: flags, stopAfter: 1)
+        let flags: [Flag] = [.boolean("d", "detach"), .value("m", "memory"), .value("e", "env"), .boolean("rm")]
+        let parsed = try Arguments(["-dm64M", "--env=A=1", "-e", "B=2", "--rm", "ROOT", "-m", "not-a-flag"], flags: flags, stopAfter: 1)
         #expect(parsed.flag("detach") && parsed.flag("rm"))
         #expect(parsed.value("memory") == "64M")
         #expect(parsed.all("env") == ["A=1", "B=2"])
         #expect(parsed.positionals == ["ROOT", "-m", "not-a-flag"])
-        #expect(try CtrArguments(["-m=1G"], flags: flags).value("memory") == "1G")
-        #expect(try CtrArguments(["--", "-d"], flags: flags).positionals == ["-d"])
-        #expect(try CtrArguments(["-h"], flags: flags).wantsHelp)
-        #expect { try CtrArguments(["--bogus"], flags: flags) } throws: { "\($0)".contains("flag --bogus") }
-        #expect { try CtrArguments(["-x"], flags: flags) } throws: { "\($0)".contains("flag -x") }
-        #expect { try CtrArguments(["--memory"], flags: flags) } throws: { "\($0)".contains("needs a value") }
-        #expect { try CtrArguments(["--rm=yes"], flags: flags) } throws: { "\($0)".contains("--rm") }
+        #expect(try Arguments(["-m=1G"], flags: flags).value("memory") == "1G")
+        #expect(try Arguments(["--", "-d"], flags: flags).positionals == ["-d"])
+        #expect(try Arguments(["-h"], flags: flags).wantsHelp)
+        #expect { try Arguments(["--bogus"], flags: flags) } throws: { "\($0)".contains("flag --bogus") }
+        #expect { try Arguments(["-x"], flags: flags) } throws: { "\($0)".contains("flag -x") }
+        #expect { try Arguments(["--memory"], flags: flags) } throws: { "\($0)".contains("needs a value") }
+        #expect { try Arguments(["--rm=yes"], flags: flags) } throws: { "\($0)".contains("--rm") }
     }
 }

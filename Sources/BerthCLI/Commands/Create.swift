@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import OCI
@@ -7,12 +8,16 @@ import Seccomp
 
 /// `berth create [--bundle DIR] [--pid-file F] [--no-pivot] [--preserve-fds N] ID`.
 enum CreateCommand {
-    static let valued = ["bundle": "bundle", "b": "bundle", "pid-file": "pid-file", "preserve-fds": "preserve-fds",
-                         "console-socket": "console-socket"]
-    static let booleans = ["no-pivot": "no-pivot", "no-new-keyring": "no-new-keyring"]
+    static let flags: [Flag] = [
+        .value("b", "bundle", placeholder: "DIR", summary: "the bundle: config.json and the rootfs (default .)"),
+        .value("pid-file", placeholder: "FILE", summary: "write the container's pid to FILE"),
+        .value("console-socket", placeholder: "SOCKET", summary: "send the pty master of a terminal process to this unix socket"),
+        .value("preserve-fds", placeholder: "N", summary: "pass N more descriptors, from 3 up, to the process"),
+        .boolean("no-pivot", summary: "move the rootfs to / instead of pivot_root (for a ramfs root)"),
+        .boolean("no-new-keyring", summary: "accepted as runc takes it; berth makes no session keyring"),
+    ]
 
-    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
-        let parsed = try Arguments(arguments, valued: valued, booleans: booleans)
+    static func run(_ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         let launcher = try makeLauncher(parsed, globals, command: "create")
         _ = try launcher.create()
         return 0

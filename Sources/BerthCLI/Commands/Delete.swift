@@ -1,11 +1,13 @@
 import BerthCore
+import CommandLineFlags
 import Linux
 import Runtime
 
 /// `berth delete [--force] ID`; with --force a container that does not exist is not an error.
 enum DeleteCommand {
-    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
-        let parsed = try Arguments(arguments, valued: [:], booleans: ["force": "force", "f": "force"])
+    static let flags: [Flag] = [.boolean("f", "force", summary: "kill a running container first; a missing one is no error")]
+
+    static func run(_ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         let id = try parsed.containerID(command: "delete")
         do {
             try Containers(store: globals.store).delete(id, force: parsed.flag("force"))

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import OCI
@@ -9,8 +10,12 @@ import Runtime
 /// 5s) and an `oom` event whenever the kernel OOM-kills a process of the container, until the
 /// container stops.
 enum EventsCommand {
-    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
-        let parsed = try Arguments(arguments, valued: ["interval": "interval"], booleans: ["stats": "stats"])
+    static let flags: [Flag] = [
+        .value("interval", placeholder: "DURATION", summary: "time between stats events (default 5s)"),
+        .boolean("stats", summary: "print one stats event and exit"),
+    ]
+
+    static func run(_ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         let id = try parsed.containerID(command: "events")
         let interval = try duration(parsed.value("interval") ?? "5s")
         let containers = Containers(store: globals.store)

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import OCI
@@ -8,13 +9,22 @@ import Runtime
 /// [--preserve-fds N] [--tty] ID [CMD ARGS...]`. With a terminal and no --console-socket berth
 /// proxies the pty in the foreground, as runc does.
 enum ExecCommand {
-    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
-        let parsed = try Arguments(arguments,
-            valued: ["process": "process", "p": "process", "env": "env", "e": "env", "cwd": "cwd", "user": "user", "u": "user",
-                     "pid-file": "pid-file", "preserve-fds": "preserve-fds", "console-socket": "console-socket",
-                     "additional-gids": "additional-gids", "g": "additional-gids", "cap": "cap", "c": "cap"],
-            booleans: ["detach": "detach", "d": "detach", "tty": "tty", "t": "tty", "no-new-privs": "no-new-privs"],
-            stopAfter: 1)
+    static let flags: [Flag] = [
+        .value("p", "process", placeholder: "FILE", summary: "the process as process.json; the flags below are then ignored"),
+        .value("e", "env", placeholder: "KEY=VALUE", summary: "set a variable (repeatable)"),
+        .value("cwd", placeholder: "DIR", summary: "working directory"),
+        .value("u", "user", placeholder: "UID[:GID]", summary: "user and group ids"),
+        .value("g", "additional-gids", placeholder: "GID", summary: "a supplementary group (repeatable)"),
+        .value("c", "cap", placeholder: "CAP", summary: "add a capability (repeatable)"),
+        .boolean("no-new-privs", summary: "set no_new_privs"),
+        .boolean("t", "tty", summary: "run the process on a terminal"),
+        .boolean("d", "detach", summary: "return once the process has started"),
+        .value("pid-file", placeholder: "FILE", summary: "write the process's pid to FILE"),
+        .value("console-socket", placeholder: "SOCKET", summary: "send the pty master to this unix socket"),
+        .value("preserve-fds", placeholder: "N", summary: "pass N more descriptors, from 3 up, to the process"),
+    ]
+
+    static func run(_ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         guard let id = parsed.positionals.first else { throw BerthError(.invalidArgument, "exec: expects a container id") }
         try ContainerID.validate(id)
         let store = globals.store

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Linux
 import OCI
 import Seccomp
@@ -6,8 +7,8 @@ import Seccomp
 /// `berth features`: what this build supports, in the runtime-spec's features.json format, so
 /// that engines can ask rather than guess. It lists only what berth enforces today.
 enum FeaturesCommand {
-    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
-        guard arguments.isEmpty else { throw BerthError(.invalidArgument, "features: takes no arguments") }
+    static func run(_ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
+        guard parsed.positionals.isEmpty else { throw BerthError(.invalidArgument, "features: takes no arguments") }
         let features = Features(
             ociVersionMin: "1.0.0", ociVersionMax: Spec.version,
             hooks: ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],

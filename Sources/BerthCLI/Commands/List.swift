@@ -1,15 +1,19 @@
 import BerthCore
+import CommandLineFlags
 import Linux
 import OCI
 import Runtime
 
 /// `berth list [--format table|json] [--quiet]`.
 enum ListCommand {
-    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
-        let parsed = try Arguments(arguments, valued: ["format": "format", "f": "format"], booleans: ["quiet": "quiet", "q": "quiet"])
+    static let flags: [Flag] = [
+        .value("f", "format", placeholder: "FORMAT", choices: ["table", "json"], summary: "table (default) or json"),
+        .boolean("q", "quiet", summary: "only the ids"),
+    ]
+
+    static func run(_ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         guard parsed.positionals.isEmpty else { throw BerthError(.invalidArgument, "list: takes no arguments") }
         let format = parsed.value("format") ?? "table"
-        guard format == "table" || format == "json" else { throw BerthError(.invalidArgument, "flag --format: \"\(format)\" is not table or json") }
         let containers = Containers(store: globals.store).list()
         var output = ""
         if parsed.flag("quiet") {

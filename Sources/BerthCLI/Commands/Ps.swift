@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import CShim
 import Glibc
 import Linux
@@ -9,11 +10,11 @@ import Runtime
 /// As runc: json is the bare list of pids; the table is the host's `ps PS-ARGS` (default `-ef`)
 /// with its header and the lines of the container's processes only.
 enum PsCommand {
-    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
-        let parsed = try Arguments(arguments, valued: ["format": "format", "f": "format"], booleans: [:], stopAfter: 1)
+    static let flags: [Flag] = [.value("f", "format", placeholder: "FORMAT", choices: ["table", "json"], summary: "table (default) or json")]
+
+    static func run(_ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         guard let id = parsed.positionals.first else { throw BerthError(.invalidArgument, "ps: expects a container id") }
         let format = parsed.value("format") ?? "table"
-        guard format == "table" || format == "json" else { throw BerthError(.invalidArgument, "flag --format: \"\(format)\" is not table or json") }
         let pids = try Containers(store: globals.store).processes(id).sorted()
         if format == "json" {
             try FileDescriptor.standardOutput.writeAll(JSONValue.array(pids.map { .number(JSONNumber(Int64($0))) }).serialized() + "\n")

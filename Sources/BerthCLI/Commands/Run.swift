@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import Runtime
@@ -9,12 +10,12 @@ import Runtime
 /// `terminal` set and no --console-socket gets a pty whose master berth proxies to its own
 /// stdio, as runc does; detached, it needs --console-socket.
 enum RunCommand {
-    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
-        var booleans = CreateCommand.booleans
-        booleans["detach"] = "detach"
-        booleans["d"] = "detach"
-        booleans["keep"] = "keep"
-        let parsed = try Arguments(arguments, valued: CreateCommand.valued, booleans: booleans)
+    static let flags = CreateCommand.flags + [
+        .boolean("d", "detach", summary: "return once the container has started"),
+        .boolean("keep", summary: "do not delete the container when it ends"),
+    ]
+
+    static func run(_ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         let detach = parsed.flag("detach")
         var launcher = try CreateCommand.makeLauncher(parsed, globals, command: "run")
         let containers = Containers(store: globals.store)

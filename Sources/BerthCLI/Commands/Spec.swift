@@ -1,12 +1,17 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import OCI
 
 /// `berth spec [--bundle DIR]`: writes a default config.json.
 enum SpecCommand {
-    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
-        let parsed = try Arguments(arguments, valued: ["bundle": "bundle", "b": "bundle"], booleans: ["rootless": "rootless"])
+    static let flags: [Flag] = [
+        .value("b", "bundle", placeholder: "DIR", summary: "where to write config.json (default .)"),
+        .boolean("rootless", summary: "refused: rootless containers are not supported yet"),
+    ]
+
+    static func run(_ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         if parsed.flag("rootless") { throw BerthError(.unsupported, "flag --rootless: rootless containers are not supported yet") }
         guard parsed.positionals.isEmpty else { throw BerthError(.invalidArgument, "spec: takes no arguments") }
         let path = (parsed.value("bundle") ?? ".") + "/config.json"

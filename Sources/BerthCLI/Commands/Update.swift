@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Linux
 import OCI
 import Runtime
@@ -8,15 +9,22 @@ import Runtime
 /// [--pids-limit N] [--blkio-weight N] [-r resources.json] ID`: change limits live. Sizes take
 /// k, m and g suffixes (powers of 1024); -1 means unlimited.
 enum UpdateCommand {
-    static let valued = [
-        "memory": "memory", "m": "memory", "memory-reservation": "memory-reservation", "memory-swap": "memory-swap",
-        "cpu-quota": "cpu-quota", "cpu-period": "cpu-period", "cpu-share": "cpu-share", "cpu-weight": "cpu-weight",
-        "cpuset-cpus": "cpuset-cpus", "cpuset-mems": "cpuset-mems", "pids-limit": "pids-limit",
-        "blkio-weight": "blkio-weight", "r": "resources", "resources": "resources",
+    static let flags: [Flag] = [
+        .value("r", "resources", placeholder: "FILE", summary: "linux.resources as JSON (- for stdin); the flags below override it"),
+        .value("m", "memory", placeholder: "SIZE", summary: "memory.max; -1 for none"),
+        .value("memory-reservation", placeholder: "SIZE", summary: "memory.low"),
+        .value("memory-swap", placeholder: "SIZE", summary: "memory plus swap; -1 for unlimited swap"),
+        .value("cpu-quota", placeholder: "USEC", summary: "cpu.max quota per period; -1 for none"),
+        .value("cpu-period", placeholder: "USEC", summary: "cpu.max period"),
+        .value("cpu-share", placeholder: "N", summary: "cgroup v1 shares, converted to cpu.weight"),
+        .value("cpu-weight", placeholder: "N", summary: "cpu.weight, 1-10000"),
+        .value("cpuset-cpus", placeholder: "LIST", summary: "cpuset.cpus"),
+        .value("cpuset-mems", placeholder: "LIST", summary: "cpuset.mems"),
+        .value("pids-limit", placeholder: "N", summary: "pids.max; -1 for none"),
+        .value("blkio-weight", placeholder: "N", summary: "blkio weight 10-1000, converted to io.weight"),
     ]
 
-    static func run(_ arguments: [String], _ globals: GlobalOptions) throws(BerthError) -> Int32 {
-        let parsed = try Arguments(arguments, valued: valued, booleans: [:])
+    static func run(_ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         let id = try parsed.containerID(command: "update")
         var resources: LinuxResources
         if let path = parsed.value("resources") {

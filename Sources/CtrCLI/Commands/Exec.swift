@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import CShim
 import Glibc
 import Linux
@@ -35,13 +36,13 @@ enum ExecCommand: CtrCommand {
 
     """
 
-    static let flags: [CtrArguments.Flag] = [.boolean("d", "detach"), .value("e", "env"), .value("u", "user"),
+    static let flags: [Flag] = [.boolean("d", "detach"), .value("e", "env"), .value("u", "user"),
                                              .value("w", "workdir"), .boolean("t", "tty"), .boolean("i", "interactive")]
 
-    static let operands = CommandOperands.serviceThenCommand
+    static let operands = Operands.nameThenCommand
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: flags, stopAfter: 1)
+        let parsed = try Arguments(arguments, flags: flags, stopAfter: 1)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let tty = parsed.flag("tty"), interactive = parsed.flag("interactive")
         if parsed.flag("detach") && (tty || interactive) {

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Linux
 import OCI
 import SupervisorAPI
@@ -20,10 +21,10 @@ enum InspectCommand: CtrCommand {
 
     """
 
-    static let flags: [CtrArguments.Flag] = []
+    static let flags: [Flag] = []
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: flags)
+        let parsed = try Arguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         var documents: [JSONValue] = []
         for name in try parsed.names(command: "inspect") {

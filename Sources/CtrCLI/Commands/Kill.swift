@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import SupervisorAPI
@@ -22,10 +23,10 @@ enum KillCommand: CtrCommand {
 
     """
 
-    static let flags: [CtrArguments.Flag] = [.value("s", "signal")]
+    static let flags: [Flag] = [.value("s", "signal")]
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: flags)
+        let parsed = try Arguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let signal = try parsed.value("signal").map { (text) throws(BerthError) in try FlagValues.signal(text) } ?? SIGKILL
         return try forEach(parsed.names(command: "kill"), context) { (view) throws(BerthError) in

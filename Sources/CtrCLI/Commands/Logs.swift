@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import CShim
 import Glibc
 import Linux
@@ -24,10 +25,10 @@ enum LogsCommand: CtrCommand {
 
     """
 
-    static let flags: [CtrArguments.Flag] = [.boolean("f", "follow"), .value("n", "tail"), .boolean("t", "timestamps")]
+    static let flags: [Flag] = [.boolean("f", "follow"), .value("n", "tail"), .boolean("t", "timestamps")]
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: flags)
+        let parsed = try Arguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let tail = try parsed.value("tail").map { (text) throws(BerthError) in
             guard let count = Int(text), count >= 0 else {

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Linux
 import SupervisorAPI
 
@@ -15,7 +16,7 @@ enum PauseCommand: CtrCommand {
 
     """
 
-    static let flags: [CtrArguments.Flag] = []
+    static let flags: [Flag] = []
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
         try askSupervisors(.pause, command: "pause", arguments, context, usage: usage)
@@ -35,7 +36,7 @@ enum UnpauseCommand: CtrCommand {
 
     """
 
-    static let flags: [CtrArguments.Flag] = []
+    static let flags: [Flag] = []
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
         try askSupervisors(.resume, command: "unpause", arguments, context, usage: usage)
@@ -46,7 +47,7 @@ enum UnpauseCommand: CtrCommand {
 private func askSupervisors(_ request: ControlRequest, command: String, _ arguments: [String], _ context: CtrContext,
                             usage: String) throws(BerthError) -> Int32 {
     // pause and unpause take no flags (their `flags` tables are empty).
-    let parsed = try CtrArguments(arguments, flags: [])
+    let parsed = try Arguments(arguments, flags: [])
     if parsed.wantsHelp { return Ctr.printUsage(usage) }
     return try forEach(parsed.names(command: command), context) { (view) throws(BerthError) in
         if view.supervisorIsGone { throw BerthError(.invalidState, view.supervisorGoneWarning) }

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Linux
 import OCI
 import SupervisorAPI
@@ -24,12 +25,12 @@ enum PsCommand: CtrCommand {
 
     """
 
-    static let flags: [CtrArguments.Flag] = [.boolean("a", "all"), .value("format")]
+    static let flags: [Flag] = [.boolean("a", "all"), .value("format")]
 
-    static let operands = CommandOperands.none
+    static let operands = Operands.none
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: flags)
+        let parsed = try Arguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         guard parsed.positionals.isEmpty else { throw BerthError(.invalidArgument, "ps: takes no arguments (see ctr ps --help)") }
         let format = parsed.value("format") ?? "table"

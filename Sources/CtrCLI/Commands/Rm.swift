@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import Runtime
@@ -22,10 +23,10 @@ enum RmCommand: CtrCommand {
 
     """
 
-    static let flags: [CtrArguments.Flag] = [.boolean("f", "force")]
+    static let flags: [Flag] = [.boolean("f", "force")]
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: flags)
+        let parsed = try Arguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let force = parsed.flag("force")
         var failures = 0

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import OCI
@@ -40,15 +41,15 @@ enum RolloutCommand: CtrCommand {
 
     """
 
-    static let flags: [CtrArguments.Flag] = [
+    static let flags: [Flag] = [
         .value("rootfs"), .value("bundle"), .value("ready-timeout"), .value("drain-timeout"), .value("drain-signal"),
         .boolean("status"),
     ]
-    static let operands = CommandOperands.serviceThenCommand
+    static let operands = Operands.nameThenCommand
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
         // Flags may follow the name; the new command comes after --.
-        let parsed = try CtrArguments(arguments, flags: flags)
+        let parsed = try Arguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         guard let name = parsed.positionals.first else {
             throw BerthError(.invalidArgument, "rollout: expects a service name (see ctr rollout --help)")
@@ -104,7 +105,7 @@ enum RolloutCommand: CtrCommand {
         var drain = RolloutRequest.defaultDrainTimeout
         var signal = SIGTERM
 
-        init(_ parsed: CtrArguments) throws(BerthError) {
+        init(_ parsed: Arguments) throws(BerthError) {
             if let text = parsed.value("ready-timeout") { ready = Int(try FlagValues.duration(text, flag: "--ready-timeout", example: "30s")) }
             if let text = parsed.value("drain-timeout") {
                 drain = Int(try FlagValues.duration(text, flag: "--drain-timeout", minimum: 0, example: "5m"))
@@ -197,7 +198,7 @@ enum RollbackCommand: CtrCommand {
     static let flags = RolloutCommand.flags.filter { ["ready-timeout", "drain-timeout", "drain-signal"].contains($0.name) }
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: flags)
+        let parsed = try Arguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let name = try parsed.name(command: "rollback")
         let timing = try RolloutCommand.Timing(parsed)

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import CShim
 import Glibc
 import Linux
@@ -74,10 +75,10 @@ enum RunCommand: CtrCommand {
     """
 
     static let flags = RunOptions.flags
-    static let operands = CommandOperands.sourceThenCommand
+    static let operands = Operands.directoryThenCommand
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: flags, stopAfter: 1)
+        let parsed = try Arguments(arguments, flags: flags, stopAfter: 1)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let options = try RunOptions(parsed)
         let base = try ServiceSpec.base(source: try absolutePath(options.source))

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import CShim
 import Glibc
 import Linux
@@ -32,10 +33,10 @@ enum StatsCommand: CtrCommand {
 
     """
 
-    static let flags: [CtrArguments.Flag] = [.boolean("no-stream"), .value("format"), .value("interval")]
+    static let flags: [Flag] = [.boolean("no-stream"), .value("format"), .value("interval")]
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: flags)
+        let parsed = try Arguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let format = parsed.value("format") ?? "table"
         guard ["table", "json", "csv"].contains(format) else {

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Glibc
 import Linux
 import SupervisorAPI
@@ -27,10 +28,10 @@ enum StopCommand: CtrCommand {
 
     """
 
-    static let flags: [CtrArguments.Flag] = [.value("t", "time")]
+    static let flags: [Flag] = [.value("t", "time")]
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: flags)
+        let parsed = try Arguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let timeout = try parsed.value("time").map { (text) throws(BerthError) in try FlagValues.seconds(text, flag: "--time") } ?? defaultTimeout
         let names = try parsed.names(command: "stop")

@@ -1,4 +1,5 @@
 import BerthCore
+import CommandLineFlags
 import Linux
 import OCI
 import SupervisorAPI
@@ -20,10 +21,10 @@ enum UpdateCommand: CtrCommand {
 
     """
 
-    static let flags: [CtrArguments.Flag] = LimitFlags.flags
+    static let flags: [Flag] = LimitFlags.flags
 
     static func run(_ arguments: [String], _ context: CtrContext) throws(BerthError) -> Int32 {
-        let parsed = try CtrArguments(arguments, flags: flags)
+        let parsed = try Arguments(arguments, flags: flags)
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let limits = try LimitFlags(parsed)
         guard !limits.isEmpty else { throw BerthError(.invalidArgument, "update: no limit given (e.g. ctr update -m 128M web)") }
