@@ -200,7 +200,8 @@ struct HookTests {
             let create = try await s.berth("create", "--bundle", bundle.path, s.newID())
             #expect(create.status != 0 && !create.timedOut, "\(create)")
             #expect(create.errorLine.contains("hooks.createRuntime[0]") && create.errorLine.contains("timed out"), "\(create)")
-            #expect(Date().timeIntervalSince(started) < 30 * TestTiming.scale)
+            // Far below the hook's 1000 s, with room for a host at load 12 (32 s seen there).
+            #expect(Date().timeIntervalSince(started) < max(120, 30 * TestTiming.scale))
         }
     }
 
