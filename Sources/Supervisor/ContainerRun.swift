@@ -20,7 +20,8 @@ struct ContainerRun {
     /// Readable once the init has exited.
     var pidfd: FileDescriptor
     /// The container's output for the log: its two fifos, or its terminal's master; handed to
-    /// the loop, which closes them at their end. Empty for an adopted run that lost its terminal.
+    /// the loop (`Supervisor.add`), which closes them at their end, and empty from then on.
+    /// Empty too for an adopted run that lost its terminal.
     var pumps: [LogPump]
     /// The pty master of a run with a terminal (a descriptor of its own, besides its pump's), for
     /// input and window sizes; closed when the run ends.

@@ -246,7 +246,7 @@ final class PortForwarder {
 
     /// Sets the loopback of `pid`'s network namespace up; nothing when it is the host's.
     static func bringUpLoopback(of pid: pid_t) throws(BerthError) {
-        guard let netns = SideVersion.networkNamespace(of: pid) else { return }
+        guard let netns = VersionRun.networkNamespace(of: pid) else { return }
         defer { netns.close() }
         let own = try FileDescriptor.open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
         defer { own.close() }

@@ -84,7 +84,7 @@ extension Supervisor {
             beginStop(timeoutSeconds: timeout)
             return status.state == .exited ? .ended(status) : nil
         case .kill(let signal):
-            guard run != nil else { return .failed("container is \(status.state.rawValue), not running") }
+            guard active != nil else { return .failed("container is \(status.state.rawValue), not running") }
             do { try containers.kill(plan.id, signal: signal, all: false) } catch { return .failed(error.description) }
             return .done
         case .pause:
@@ -94,7 +94,7 @@ extension Supervisor {
             saveStatus()
             return .done
         case .update(let resources):
-            guard run != nil else { return .failed("container is \(status.state.rawValue), not running") }
+            guard active != nil else { return .failed("container is \(status.state.rawValue), not running") }
             do { try update(resources) } catch { return .failed(error.description) }
             return .done
         case .resize(let rows, let columns):

@@ -55,7 +55,7 @@ extension Supervisor {
         guard let due = schedule.nextCheck, due <= now else { return }
         // Checks run only while the container runs: not paused (the check would be frozen with
         // it), stopping, or between runs.
-        guard run != nil, status.state == .running else {
+        guard active != nil, status.state == .running else {
             health?.nextCheck = now + schedule.intervalNanoseconds
             return
         }
@@ -94,7 +94,7 @@ extension Supervisor {
         let now = monotonicNanoseconds()
         health?.nextCheck = now + schedule.intervalNanoseconds
         // A check that ended as the container was paused or stopped says nothing about it.
-        guard run != nil, status.state == .running else { return }
+        guard active != nil, status.state == .running else { return }
         var current = status.health ?? HealthStatus()
         let turnedUnhealthy = current.record(result, retries: schedule.check.retries, inStartPeriod: now < schedule.startPeriodEnds)
         status.health = current

@@ -13,12 +13,7 @@ extension Supervisor {
         if status.state == .starting { saveStatus() }
         try openActivationSockets()
         let started = try startRun(plan: plan, configBytes: configBytes, version: status.version ?? 1)
-        activeNetns?.close()
-        activeNetns = SideVersion.networkNamespace(of: started.pid)
-        forwarder?.target = PortForwarder.Target(version: status.version ?? 1, netns: activeNetns)
-        run = started
-        reapedInit = nil
-        pumps += started.pumps
+        activate(started)
         attachTerminal(started)
         status.state = .running
         status.pid = started.pid
@@ -38,36 +33,57 @@ extension Supervisor {
                                       fifos: service.fifoPaths(version: version, id: plan.id), passing: activationSockets, stdin: stdin)
     }
 
-    /// The init exited: record how, remove the container (and whatever it left in its cgroup),
-    /// then restart it or end the service.
-    func handleContainerExit() {
-        guard let ended = run else { return }
-        var termination: ProcessControl.Termination?
-        if let reaped = reapedInit {
-            termination = reaped
-        } else if !ended.adopted {
-            do { termination = try ProcessControl.wait(ended.pid) } catch { SupervisorLog.warn("waiting for the init \(ended.pid): \(error)") }
+    /// The active version's container, just started or adopted, from now on receives new connections.
+    private func activate(_ container: ContainerRun) {
+        let version = definition.version(number: status.version ?? 1)
+        add(VersionRun(version: version, role: .active, container: container, netns: VersionRun.networkNamespace(of: container.pid)))
+        forwarder?.target = PortForwarder.Target(version: version.number, netns: active?.netns)
+    }
+
+    /// Adds a version and hands its output to the loop.
+    func add(_ added: VersionRun) {
+        var version = added
+        outputs += version.container.pumps.map { (version.id, $0) }
+        version.container.pumps = []
+        versions.append(version)
+    }
+
+    /// A version's init exited.
+    func versionExited(_ index: Int) {
+        switch versions[index].role {
+        case .active: activeExited(index)
+        case .candidate where rollout != nil: candidateExited(index)
+        case .candidate, .draining, .stopping: sideExited(index)
         }
-        let oomKilled = containers.oomKills(plan.id) > 0
-        do { try containers.delete(plan.id, force: true) } catch { SupervisorLog.warn("removing container \(plan.id): \(error)") }
-        ended.pidfd.close()
-        ended.terminal?.close()
-        run = nil
-        reapedInit = nil
-        killDue = nil
+    }
+
+    /// The active version's init exited: record how, remove the container (and whatever it left
+    /// in its cgroup), then restart it or end the service.
+    private func activeExited(_ index: Int) {
+        let ended = versions.remove(at: index)
+        var termination = ended.reaped
+        if termination == nil && !ended.container.adopted {
+            do { termination = try ProcessControl.wait(ended.container.pid) } catch {
+                SupervisorLog.warn("waiting for the init \(ended.container.pid): \(error)")
+            }
+        }
+        let oomKilled = containers.oomKills(ended.id) > 0
+        do { try containers.delete(ended.id, force: true) } catch { SupervisorLog.warn("removing container \(ended.id): \(error)") }
+        ended.container.pidfd.close()
+        ended.container.terminal?.close()
         // New connections wait (a while) for the next run rather than reach a dead namespace.
         forwarder?.target = nil
-        activeNetns?.close()
-        activeNetns = nil
+        ended.netns?.close()
         suspendHealth()
-        drainPumps()
+        drainOutputs()
+        let started = ended.container
         if let termination {
-            var exit = ExitRecord(startedAt: ended.startedAt, finishedAt: .now(), termination: termination, oomKilled: oomKilled)
+            var exit = ExitRecord(startedAt: started.startedAt, finishedAt: .now(), termination: termination, oomKilled: oomKilled)
             exit.error = exitReason
             exitReason = nil
             status.record(exit)
         } else {
-            status.record(ExitRecord(startedAt: ended.startedAt, finishedAt: .now(), oomKilled: oomKilled,
+            status.record(ExitRecord(startedAt: started.startedAt, finishedAt: .now(), oomKilled: oomKilled,
                                      error: "the exit status is unknown: the container was adopted from a supervisor that died"))
         }
         status.pid = 0
@@ -75,13 +91,13 @@ extension Supervisor {
         if status.stopRequested || !definition.restart.restarts(after: termination, restartsSoFar: status.restartCount) {
             endService()
         } else {
-            scheduleRestart(uptime: monotonicNanoseconds() - ended.startedMonotonic)
+            scheduleRestart(uptime: monotonicNanoseconds() - started.startedMonotonic)
         }
     }
 
     /// The active version has ended for good: the service ends once no side version is left.
     func endService() {
-        guard sides.isEmpty else {
+        guard !hasSides else {
             finishWhenSidesGone = true
             status.state = .stopping
             stopSides(graceSeconds: Supervisor.defaultStopTimeout)
@@ -104,10 +120,7 @@ extension Supervisor {
         let fifos = definition.hasTerminal ? nil : service.fifoPaths(version: previous.version ?? 1, id: definition.id)
         if previous.containerIsAlive,
            let adopted = try adoptRun(pid: previous.pid, startTime: previous.pidStartTime, startedAt: previous.startedAt, fifos: fifos) {
-            run = adopted
-            pumps += adopted.pumps
-            activeNetns = SideVersion.networkNamespace(of: adopted.pid)
-            forwarder?.target = PortForwarder.Target(version: status.version ?? 1, netns: activeNetns)
+            activate(adopted)
             if previous.state != .paused { status.state = .running }
             resetHealth()
             saveStatus()
@@ -154,39 +167,41 @@ extension Supervisor {
     private func adoptSides(_ others: [VersionStatus]) {
         for other in others {
             let fifos = service.fifoPaths(version: other.version.number, id: other.version.id)
-            guard other.isAlive, let (sidePlan, config) = storedPlan(other.version),
+            guard other.isAlive, hasStoredConfig(other.version),
                   let adopted = try? adoptRun(pid: other.pid, startTime: other.pidStartTime, startedAt: other.startedAt, fifos: fifos) else {
                 try? containers.delete(other.version.id, force: true)
                 continue
             }
             let remaining = other.drainDeadline.map { $0.nanoseconds - Timestamp.now().nanoseconds } ?? 0
-            var side = SideVersion(version: other.version, plan: sidePlan, configBytes: config, run: adopted,
-                                   netns: SideVersion.networkNamespace(of: adopted.pid),
-                                   pumps: adopted.pumps,
-                                   role: other.role == .candidate ? VersionRole.stopping : other.role,
-                                   drainDue: monotonicNanoseconds() + max(0, remaining), drainDeadline: other.drainDeadline)
+            let role: VersionRun.Role = switch other.role {
+            case .candidate, .stopping: .stopping
+            case .draining: .draining
+            }
+            var side = VersionRun(version: other.version, role: role, container: adopted,
+                                  netns: VersionRun.networkNamespace(of: adopted.pid),
+                                  drainDue: monotonicNanoseconds() + max(0, remaining), drainDeadline: other.drainDeadline)
             if other.role == .candidate {
                 SupervisorLog.warn("rollout to version \(other.version.number) rolled back: its supervisor died before the switch")
                 try? containers.kill(other.version.id, signal: SIGKILL, all: true)
                 _ = Glibc.unlink(service.nextConfigPath)
             }
             if side.role == .stopping { side.killDue = monotonicNanoseconds() }
-            sides.append(side)
+            add(side)
         }
     }
 
-    /// A version's plan from the config the runtime stored when it created the container.
-    private func storedPlan(_ version: ServiceVersion) -> (LaunchPlan, [UInt8])? {
+    /// Whether the runtime still holds a valid plan for a version's container: one that does
+    /// not is not ours to adopt, and is removed.
+    private func hasStoredConfig(_ version: ServiceVersion) -> Bool {
         guard let config = try? Files.read(containers.store.directory(version.id) + "/config.json"),
-              let spec = try? decodeJSON(Spec.self, from: config) else { return nil }
+              let spec = try? decodeJSON(Spec.self, from: config) else { return false }
         let cache = SeccompCache(stateRoot: service.root)
-        guard let plan = try? LaunchPlan(spec: spec, id: version.id, bundle: version.bundle, seccompCache: cache) else { return nil }
-        return (plan, config)
+        return (try? LaunchPlan(spec: spec, id: version.id, bundle: version.bundle, seccompCache: cache)) != nil
     }
 
     /// The container ended (or was never started) while no supervisor watched.
     private func adoptEndedContainer(_ previous: ServiceStatus) throws(BerthError) {
-        let kept = Set(sides.map(\.plan.id))
+        let kept = Set(versions.map(\.id))
         for container in containers.store.list() where !kept.contains(container) { try containers.delete(container, force: true) }
         status.pid = 0
         status.pidStartTime = 0
@@ -235,22 +250,24 @@ extension Supervisor {
     /// policy no longer applies. A second stop can only shorten the grace period.
     func beginStop(timeoutSeconds: Int) {
         status.stopRequested = true
-        guard run != nil else {
+        guard active != nil else {
             // Between runs (restarting) or not started: nothing to signal.
             restartDue = nil
             if status.state != .exited { endService() }
             return
         }
         stopSides(graceSeconds: timeoutSeconds)
+        // Looked up after stopSides, which may have removed a candidate.
+        guard let index = activeIndex else { return }
         let deadline = monotonicNanoseconds() + Int64(timeoutSeconds) * 1_000_000_000
-        if killDue.map({ deadline < $0 }) ?? true { killDue = deadline }
+        if versions[index].killDue.map({ deadline < $0 }) ?? true { versions[index].killDue = deadline }
         if status.state == .paused {
             // A frozen init cannot act on SIGTERM; cgroup.kill works frozen or not.
             do { try containers.resume(plan.id) } catch { SupervisorLog.warn("thawing for stop: \(error)") }
         }
         if timeoutSeconds == 0 {
-            killDue = nil
-            killEverything()
+            versions[index].killDue = nil
+            killCgroup(of: index)
         } else if status.state != .stopping {
             do { try containers.kill(plan.id, signal: SIGTERM, all: false) } catch { SupervisorLog.warn("stop: SIGTERM: \(error)") }
         }
@@ -258,26 +275,32 @@ extension Supervisor {
         saveStatus()
     }
 
-    /// SIGKILL to every process of the container at once (cgroup.kill).
+    /// SIGKILL to every process of the active version's container at once (cgroup.kill).
     func killEverything() {
-        guard run != nil else { return }
+        if let index = activeIndex { killCgroup(of: index) }
+    }
+
+    /// SIGKILL to every process of `versions[index]` (cgroup.kill), or to its init when the
+    /// cgroup cannot be killed.
+    func killCgroup(of index: Int) {
         do {
-            try containers.kill(plan.id, signal: SIGKILL, all: true)
+            try containers.kill(versions[index].id, signal: SIGKILL, all: true)
         } catch {
-            SupervisorLog.warn("stop: killing the cgroup: \(error)")
-            if let pidfd = run?.pidfd { try? ProcessControl.signal(pidfd: pidfd, SIGKILL) }
+            SupervisorLog.warn("stop: killing the cgroup of version \(versions[index].version.number): \(error)")
+            try? ProcessControl.signal(pidfd: versions[index].container.pidfd, SIGKILL)
         }
     }
 
-    /// Reads what the output fifos still hold. After the container's cgroup is gone nobody can
-    /// write to them any more, so this reaches end of file unless something outside the
-    /// container kept a write end; such a pump stays in the loop.
-    func drainPumps() {
+    /// Reads what the output fifos of ended runs still hold. After a container's cgroup is gone
+    /// nobody can write to them any more, so this reaches end of file unless something outside
+    /// the container kept a write end; such a pump stays in the loop.
+    func drainOutputs() {
+        let running = Set(versions.map(\.id))
         var index = 0
-        while index < pumps.count {
-            if pumps[index].pump(into: &log, budget: Int.max) {
-                pumps[index].descriptor.close()
-                pumps.remove(at: index)
+        while index < outputs.count {
+            if !running.contains(outputs[index].version) && outputs[index].pump.pump(into: &log, budget: Int.max) {
+                outputs[index].pump.descriptor.close()
+                outputs.remove(at: index)
             } else {
                 index += 1
             }
@@ -292,10 +315,7 @@ extension Supervisor {
         forwarder = nil
         for socket in activationSockets { socket.close() }
         activationSockets = []
-        activeNetns?.close()
-        activeNetns = nil
         restartDue = nil
-        killDue = nil
         status.state = .exited
         status.nextRestartAt = nil
         status.pid = 0
@@ -316,8 +336,8 @@ extension Supervisor {
         clients = []
         _ = Glibc.unlink(service.socketPath)
         listener.close()
-        for pump in pumps { pump.descriptor.close() }
-        pumps = []
+        for output in outputs { output.pump.descriptor.close() }
+        outputs = []
         terminalInput?.source.close()
         terminalInput = nil
         log.close()

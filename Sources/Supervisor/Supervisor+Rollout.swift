@@ -17,18 +17,16 @@ extension Supervisor {
             return .failed("service is \(status.state.rawValue): a rollout needs it running")
         }
         let version = request.version
-        let candidate: SideVersion
+        let candidate: VersionRun
+        let plan: LaunchPlan, configBytes: [UInt8]
         do {
-            let configBytes = try Files.read(service.nextConfigPath)
+            configBytes = try Files.read(service.nextConfigPath)
             let spec: Spec
             do { spec = try decodeJSON(Spec.self, from: configBytes) } catch { throw BerthError(.invalidConfig, "\(service.nextConfigPath): \(error)") }
-            let plan = try LaunchPlan(spec: spec, id: version.id, bundle: version.bundle,
-                                      seccompCache: SeccompCache(stateRoot: service.root))
+            plan = try LaunchPlan(spec: spec, id: version.id, bundle: version.bundle,
+                                  seccompCache: SeccompCache(stateRoot: service.root))
             let started = try startRun(plan: plan, configBytes: configBytes, version: version.number)
-            candidate = SideVersion(version: version, plan: plan, configBytes: configBytes, run: started,
-                                    netns: SideVersion.networkNamespace(of: started.pid),
-                                    pumps: started.pumps,
-                                    role: .candidate)
+            candidate = VersionRun(version: version, role: .candidate, container: started, netns: VersionRun.networkNamespace(of: started.pid))
         } catch {
             _ = Glibc.unlink(service.nextConfigPath)
             let fifos = service.fifoPaths(version: version.number, id: version.id)
@@ -37,23 +35,23 @@ extension Supervisor {
             return .failed("version \(version.number) could not start: \(error)")
         }
         let now = monotonicNanoseconds()
-        sides.append(candidate)
-        rollout = RolloutInFlight(request: request, requester: requester, readyDue: now + Int64(request.readyTimeout) * 1_000_000,
-                                  nextProbe: now)
+        add(candidate)
+        rollout = RolloutInFlight(request: request, plan: plan, configBytes: configBytes, requester: requester,
+                                  readyDue: now + Int64(request.readyTimeout) * 1_000_000, nextProbe: now)
         saveStatus()
         return nil
     }
 
     /// Probes the candidate's readiness when due, and gives up at the ready deadline.
     func tendRollout(now: Int64) {
-        guard var inFlight = rollout, let index = sides.firstIndex(where: { $0.role == .candidate }) else { return }
+        guard var inFlight = rollout, let index = versions.firstIndex(where: { $0.role == .candidate }) else { return }
         if now >= inFlight.readyDue {
             let seconds = Double(inFlight.request.readyTimeout) / 1000
             return abortRollout("version \(inFlight.request.version.number) did not become ready within \(formatSeconds(seconds))")
         }
         guard now >= inFlight.nextProbe else { return }
         inFlight.nextProbe = now + RolloutInFlight.probeNanoseconds
-        let ready = candidateIsReady(sides[index], &inFlight, now: now)
+        let ready = candidateIsReady(versions[index], &inFlight, now: now)
         rollout = inFlight
         if ready {
             promote(index)
@@ -65,7 +63,7 @@ extension Supervisor {
 
     /// Ready means: its health check passed when it has one; else its first published port
     /// accepts a connection; else (a --listen service) it stayed up for a second.
-    private func candidateIsReady(_ candidate: SideVersion, _ inFlight: inout RolloutInFlight, now: Int64) -> Bool {
+    private func candidateIsReady(_ candidate: VersionRun, _ inFlight: inout RolloutInFlight, now: Int64) -> Bool {
         if let check = definition.health { return candidateHealthPassed(check, candidate, &inFlight, now: now) }
         if let mapping = definition.ports?.first, let forwarder {
             if let probe = inFlight.probe {
@@ -96,13 +94,13 @@ extension Supervisor {
                 return false
             }
         }
-        return now - candidate.run.startedMonotonic >= RolloutInFlight.survivalNanoseconds
+        return now - candidate.container.startedMonotonic >= RolloutInFlight.survivalNanoseconds
     }
 
     /// One health check of the candidate at a time, each started as soon as the last ended.
-    private func candidateHealthPassed(_ check: HealthCheck, _ candidate: SideVersion, _ inFlight: inout RolloutInFlight, now: Int64) -> Bool {
+    private func candidateHealthPassed(_ check: HealthCheck, _ candidate: VersionRun, _ inFlight: inout RolloutInFlight, now: Int64) -> Bool {
         guard var probe = inFlight.check else {
-            do { inFlight.check = try HealthProbe.start(check, store: containers.store, containerID: candidate.plan.id) } catch {
+            do { inFlight.check = try HealthProbe.start(check, store: containers.store, containerID: candidate.id) } catch {
                 SupervisorLog.warn("health check of version \(candidate.version.number): \(error)")
             }
             return false
@@ -122,7 +120,7 @@ extension Supervisor {
         if result.exitCode == 0 { return true }
         // As for a running service: failures in the start period do not count; `retries` in a
         // row mean it is unhealthy, and an unhealthy candidate is rolled back at once.
-        if now - candidate.run.startedMonotonic >= check.startPeriodMilliseconds * 1_000_000 {
+        if now - candidate.container.startedMonotonic >= check.startPeriodMilliseconds * 1_000_000 {
             inFlight.failedChecks += 1
             inFlight.lastCheckOutput = String(result.output.prefix(200).split(separator: "\n").first ?? "")
         }
@@ -144,39 +142,43 @@ extension Supervisor {
     /// connections and drains.
     private func promote(_ index: Int) {
         guard var inFlight = rollout else { return }
-        let candidate = sides.remove(at: index)
+        let candidateID = versions[index].id
         let now = monotonicNanoseconds()
         let previous = definition.version(number: status.version ?? 1)
-        if let old = run {
+        var draining: VersionRun?
+        if let oldIndex = activeIndex {
+            // Moved to the end: status.json lists the versions beside the active one in the
+            // order they took their roles.
+            var old = versions.remove(at: oldIndex)
             let drainDue = now + Int64(inFlight.request.drainTimeout) * 1_000_000
-            sides.append(SideVersion(version: previous, plan: plan, configBytes: configBytes, run: old, netns: activeNetns, pumps: pumps,
-                                     role: .draining, drainDue: drainDue,
-                                     drainDeadline: Timestamp(nanoseconds: Timestamp.now().nanoseconds + drainDue - now), reaped: reapedInit))
-        } else {
-            activeNetns?.close()
+            old.version = previous
+            old.role = .draining
+            old.killDue = nil
+            old.drainDue = drainDue
+            old.drainDeadline = Timestamp(nanoseconds: Timestamp.now().nanoseconds + drainDue - now)
+            versions.append(old)
+            draining = old
         }
-        run = candidate.run
-        plan = candidate.plan
-        configBytes = candidate.configBytes
-        pumps = candidate.pumps
-        activeNetns = candidate.netns
-        reapedInit = candidate.reaped
+        guard let candidateIndex = versions.firstIndex(where: { $0.id == candidateID }) else { return }
+        versions[candidateIndex].role = .active
+        let candidate = versions[candidateIndex]
+        plan = inFlight.plan
+        configBytes = inFlight.configBytes
         forwarder?.target = PortForwarder.Target(version: candidate.version.number, netns: candidate.netns)
-        if !activationSockets.isEmpty, let draining = sides.last, draining.role == .draining {
+        if !activationSockets.isEmpty, let draining {
             // Both versions accept on the same socket until now; the old one is told to stop.
-            do { try containers.kill(draining.plan.id, signal: inFlight.request.drainSignal, all: false) } catch {
+            do { try containers.kill(draining.id, signal: inFlight.request.drainSignal, all: false) } catch {
                 SupervisorLog.warn("telling version \(draining.version.number) to stop accepting: \(error)")
             }
         }
         restartDue = nil
-        killDue = nil
         backoff = RestartBackoff()
         status.state = .running
         status.version = candidate.version.number
         status.activeVersion = candidate.version
-        status.pid = candidate.run.pid
-        status.pidStartTime = candidate.run.pidStartTime
-        status.startedAt = candidate.run.startedAt
+        status.pid = candidate.container.pid
+        status.pidStartTime = candidate.container.pidStartTime
+        status.startedAt = candidate.container.startedAt
         status.nextRestartAt = nil
         status.restartCount = 0
         resetHealth()
@@ -241,7 +243,7 @@ extension Supervisor {
         inFlight.probe?.close()
         var check = inFlight.check
         check?.cancel()
-        if let index = sides.firstIndex(where: { $0.role == .candidate }) {
+        if let index = versions.firstIndex(where: { $0.role == .candidate }) {
             removeSide(index, killFirst: true)
         }
         _ = Glibc.unlink(service.nextConfigPath)
@@ -256,24 +258,25 @@ extension Supervisor {
     // MARK: draining
 
     /// Stops draining versions whose connections have all closed (or whose deadline passed),
-    /// and kills stopping ones at the end of their grace period.
-    func tendDraining(now: Int64) {
-        for index in sides.indices {
-            switch sides[index].role {
+    /// and kills the cgroup of a stopping version (or of the active one, being stopped) at the
+    /// end of its grace period.
+    func tendVersions(now: Int64) {
+        for index in versions.indices {
+            switch versions[index].role {
             case .candidate:
                 break
             case .draining:
-                let number = sides[index].version.number
+                let number = versions[index].version.number
                 // With --listen the connections are the app's own: it closes them, then exits.
                 let idle = activationSockets.isEmpty && (forwarder?.connectionCount(version: number) ?? 0) == 0
-                let overdue = (sides[index].drainDue ?? .max) <= now
+                let overdue = (versions[index].drainDue ?? .max) <= now
                 guard idle || overdue else { continue }
                 if overdue { forwarder?.resetConnections(version: number) }
                 stopSide(index, graceSeconds: overdue && !activationSockets.isEmpty ? 0 : Supervisor.defaultStopTimeout)
-            case .stopping:
-                if let due = sides[index].killDue, due <= now {
-                    sides[index].killDue = nil
-                    try? containers.kill(sides[index].plan.id, signal: SIGKILL, all: true)
+            case .active, .stopping:
+                if let due = versions[index].killDue, due <= now {
+                    versions[index].killDue = nil
+                    killCgroup(of: index)
                 }
             }
         }
@@ -281,43 +284,44 @@ extension Supervisor {
 
     /// SIGTERM to a side version's init, the cgroup killed after `graceSeconds`.
     func stopSide(_ index: Int, graceSeconds: Int) {
-        sides[index].role = .stopping
+        versions[index].role = .stopping
         if graceSeconds == 0 {
-            try? containers.kill(sides[index].plan.id, signal: SIGKILL, all: true)
+            try? containers.kill(versions[index].id, signal: SIGKILL, all: true)
         } else {
-            sides[index].killDue = monotonicNanoseconds() + Int64(graceSeconds) * 1_000_000_000
-            do { try containers.kill(sides[index].plan.id, signal: SIGTERM, all: false) } catch {
-                SupervisorLog.warn("stopping version \(sides[index].version.number): \(error)")
+            versions[index].killDue = monotonicNanoseconds() + Int64(graceSeconds) * 1_000_000_000
+            do { try containers.kill(versions[index].id, signal: SIGTERM, all: false) } catch {
+                SupervisorLog.warn("stopping version \(versions[index].version.number): \(error)")
             }
         }
         saveStatus()
     }
 
-    /// A side version's init exited.
+    /// The candidate's init exited before it was ready: the rollout is rolled back.
+    func candidateExited(_ index: Int) {
+        guard let inFlight = rollout else { return }
+        let candidate = versions[index]
+        let termination = candidate.reaped ?? (candidate.container.adopted ? nil : try? ProcessControl.wait(candidate.container.pid))
+        versions[index].reaped = termination
+        let how = termination.map { describe($0) } ?? "exited"
+        abortRollout("version \(inFlight.request.version.number) \(how) before it was ready")
+    }
+
+    /// A version beside the active one exited.
     func sideExited(_ index: Int) {
-        if sides[index].role == .candidate, let inFlight = rollout {
-            let termination = sides[index].reaped ?? (sides[index].run.adopted ? nil : try? ProcessControl.wait(sides[index].run.pid))
-            sides[index].reaped = termination
-            let how = termination.map { describe($0) } ?? "exited"
-            return abortRollout("version \(inFlight.request.version.number) \(how) before it was ready")
-        }
         removeSide(index, killFirst: false)
         saveStatus()
-        if sides.isEmpty && finishWhenSidesGone { finish() }
+        if !hasSides && finishWhenSidesGone { finish() }
     }
 
     /// Removes a side version's container, reads the rest of its output and forgets it.
     private func removeSide(_ index: Int, killFirst: Bool) {
-        var side = sides.remove(at: index)
-        if killFirst { try? containers.kill(side.plan.id, signal: SIGKILL, all: true) }
-        do { try containers.delete(side.plan.id, force: true) } catch { SupervisorLog.warn("removing version \(side.version.number): \(error)") }
-        if side.reaped == nil && !side.run.adopted { _ = try? ProcessControl.wait(side.run.pid) }
-        side.run.pidfd.close()
+        let side = versions.remove(at: index)
+        if killFirst { try? containers.kill(side.id, signal: SIGKILL, all: true) }
+        do { try containers.delete(side.id, force: true) } catch { SupervisorLog.warn("removing version \(side.version.number): \(error)") }
+        if side.reaped == nil && !side.container.adopted { _ = try? ProcessControl.wait(side.container.pid) }
+        side.container.pidfd.close()
         side.netns?.close()
-        for index in side.pumps.indices {
-            _ = side.pumps[index].pump(into: &log, budget: Int.max)
-            side.pumps[index].descriptor.close()
-        }
+        closeOutputs(of: side.id)
         let fifos = service.fifoPaths(version: side.version.number, id: side.version.id)
         if side.version.number != (status.version ?? 1) {
             _ = Glibc.unlink(fifos.stdout)
@@ -325,17 +329,28 @@ extension Supervisor {
         }
     }
 
+    /// Reads a removed version's output to its end, or as far as it goes, and closes it.
+    private func closeOutputs(of id: String) {
+        for index in outputs.indices.reversed() where outputs[index].version == id {
+            _ = outputs[index].pump.pump(into: &log, budget: Int.max)
+            outputs[index].pump.descriptor.close()
+            outputs.remove(at: index)
+        }
+    }
+
     /// Stops every side version with the service (a stop, or the end of the active version).
     func stopSides(graceSeconds: Int) {
         if rollout != nil { abortRollout("the service is stopping") }
-        for index in sides.indices where sides[index].role != .stopping { stopSide(index, graceSeconds: graceSeconds) }
+        for index in versions.indices where versions[index].role == .candidate || versions[index].role == .draining {
+            stopSide(index, graceSeconds: graceSeconds)
+        }
     }
 
     /// The status with live connection counts, for `ctr rollout --status`.
     func liveStatus() -> ServiceStatus {
         var live = status
         live.connections = forwarder?.connectionCount(version: status.version ?? 1)
-        live.others = sides.map { $0.status(connections: forwarder?.connectionCount(version: $0.version.number)) }
+        live.others = versions.compactMap { $0.status(connections: forwarder?.connectionCount(version: $0.version.number)) }
         return live
     }
 

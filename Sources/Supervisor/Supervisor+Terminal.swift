@@ -28,7 +28,7 @@ extension Supervisor {
 
     /// The input's poll entry while a run's terminal can take it.
     var terminalInputEntry: pollfd? {
-        run?.terminal == nil ? nil : terminalInput?.entry
+        active?.container.terminal == nil ? nil : terminalInput?.entry
     }
 
     func terminalInputReady() {
@@ -44,7 +44,7 @@ extension Supervisor {
     func resizeTerminal(rows: UInt16, columns: UInt16) -> ControlResponse {
         guard definition.hasTerminal else { return .failed("service \"\(definition.name)\" has no terminal (it was not started with -t)") }
         windowSize = (rows, columns)
-        if let master = run?.terminal {
+        if let master = active?.container.terminal {
             do { try sys("ioctl", "TIOCSWINSZ") { berth_set_window_size(master.rawValue, rows, columns) } } catch {
                 return .failed(error.description)
             }

@@ -5,9 +5,9 @@ import Runtime
 import SupervisorAPI
 
 /// One service's supervisor: a single-threaded poll() loop over its signal pipe, the control
-/// socket and its clients, the container's output fifos and the init's pidfd, the published
-/// ports' connections, and the versions beside the active one during a hand-off, with timers
-/// for the restart back-off, the stop grace period, health checks, rollouts and idle clients.
+/// socket and its clients, its versions' inits (pidfds) and output fifos, and the published
+/// ports' connections, with timers for the restart back-off, the stop grace periods, health
+/// checks, rollouts, drains and idle clients.
 ///
 /// It is the parent of the container's init (it created it), so it can wait for it and read its
 /// exit status; an adopted init is watched through its pidfd only. Everything it learns goes to
@@ -26,15 +26,17 @@ final class Supervisor {
     /// To the ctr that started us; nil once it has gone.
     var report: FileDescriptor?
 
-    /// The container of this run, nil between runs.
-    var run: ContainerRun?
-    /// The init's exit status when the stray reaper collected it before the pidfd woke us.
-    var reapedInit: ProcessControl.Termination?
+    /// The versions with a container: the active one (none between runs) and, during a
+    /// hand-off, a rollout's candidate and old versions draining or stopping, in the order
+    /// status.json lists them.
+    var versions: [VersionRun] = []
+    /// Every output fifo or terminal being read into the log, with the id of the version it
+    /// belongs to; it stays after its run when something outside the container keeps a write end.
+    var outputs: [(version: String, pump: LogPump)] = []
     /// The health check's timing and the check under way; nil for a service without one.
     var health: HealthSchedule?
     /// Why the supervisor itself ended the current run (an unhealthy container), for its exit record.
     var exitReason: String?
-    var pumps: [LogPump] = []
     /// -it: stdin.fifo copied into the current run's terminal (Supervisor+Terminal).
     var terminalInput: InputCopy?
     /// The window size last asked for with `resize`, for every run's terminal.
@@ -42,7 +44,6 @@ final class Supervisor {
     var backoff = RestartBackoff()
     /// CLOCK_MONOTONIC deadlines.
     var restartDue: Int64?
-    var killDue: Int64?
     /// When to drop the executable's pages the loop does not use while it waits (those inherited
     /// from ctr, those a container's start or an event's handling mapped again): once the loop
     /// has been quiet for a moment, so that neither a short-lived container's exit nor the new
@@ -62,13 +63,15 @@ final class Supervisor {
     var forwarder: PortForwarder?
     /// The listening sockets handed to every version as descriptors 3... (--listen).
     var activationSockets: [FileDescriptor] = []
-    /// The active version's network namespace, where forwarded connections go.
-    var activeNetns: FileDescriptor?
-    /// Versions running beside the active one: a rollout's candidate, old versions draining.
-    var sides: [SideVersion] = []
     var rollout: RolloutInFlight?
     /// The active version has ended for good, but side versions are still being stopped.
     var finishWhenSidesGone = false
+
+    /// The active version's place in `versions`; nil between runs.
+    var activeIndex: Int? { versions.firstIndex { $0.role == .active } }
+    var active: VersionRun? { activeIndex.map { versions[$0] } }
+    /// Whether versions other than the active one are running.
+    var hasSides: Bool { versions.contains { $0.role != .active } }
 
     /// How long a client may take to send its request after connecting.
     static let clientDeadlineNanoseconds: Int64 = 5_000_000_000
@@ -96,10 +99,11 @@ final class Supervisor {
     }
 
     private enum Source {
-        case signals, listener, container, client, waiter, healthCheck, healthOutput, forwarded, terminalInput
-        case pump(Int)
-        case side(Int)
-        case sidePump(Int, Int)
+        case signals, listener, client, waiter, healthCheck, healthOutput, forwarded, terminalInput
+        /// `versions[i]`'s init exited.
+        case exit(Int)
+        /// `outputs[i]` is readable.
+        case output(Int)
     }
 
     /// Serves until the service has ended for good.
@@ -113,22 +117,18 @@ final class Supervisor {
             }
             watch(signals, .signals)
             watch(listener, .listener)
-            if let run { watch(run.pidfd, .container) }
+            for (index, version) in versions.enumerated() { watch(version.container.pidfd, .exit(index)) }
             if let probe = health?.probe {
                 watch(probe.pidfd, .healthCheck)
                 if let output = probe.output { watch(output, .healthOutput) }
             }
-            for (index, pump) in pumps.enumerated() { watch(pump.descriptor, .pump(index)) }
+            for (index, output) in outputs.enumerated() { watch(output.pump.descriptor, .output(index)) }
             if let entry = terminalInputEntry {
                 entries.append(entry)
                 sources.append(.terminalInput)
             }
             for client in clients { watch(client.fd, .client) }
             for waiter in waiters { watch(waiter, .waiter) }
-            for (index, side) in sides.enumerated() {
-                watch(side.run.pidfd, .side(index))
-                for (pumpIndex, pump) in side.pumps.enumerated() { watch(pump.descriptor, .sidePump(index, pumpIndex)) }
-            }
             if let forwarder {
                 let first = entries.count
                 forwarder.watch(&entries)
@@ -164,24 +164,22 @@ final class Supervisor {
     }
 
     private func handle(_ entries: [pollfd], _ sources: [Source]) {
-        var finishedPumps: [Int] = []
+        var finishedOutputs: [Int] = []
         var readyClients: Set<Int32> = []
         var goneWaiters: Set<Int32> = []
-        var containerExited = false
         var healthCheckExited = false
         var newSignals: [Int32] = []
         var acceptPending = false
-        var exitedSides: [String] = []
-        var finishedSidePumps: [(side: Int, pump: Int)] = []
+        var exited: [String] = []
         var forwarded: [pollfd] = []
         var wroteOutput = false
         // Output first: lines written before the exit belong in the log before the exit is recorded.
         for (entry, source) in zip(entries, sources) where entry.revents != 0 {
             switch source {
-            case .pump(let index):
+            case .output(let index):
                 wroteOutput = true
-                if pumps[index].pump(into: &log) { finishedPumps.append(index) }
-            case .container: containerExited = true
+                if outputs[index].pump.pump(into: &log) { finishedOutputs.append(index) }
+            case .exit(let index): exited.append(versions[index].id)
             case .healthCheck: healthCheckExited = true
             case .healthOutput: healthOutputReady()
             case .terminalInput: terminalInputReady()
@@ -190,22 +188,14 @@ final class Supervisor {
             case .client: readyClients.insert(entry.fd)
             // A waiter never sends more: readable means it hung up.
             case .waiter: goneWaiters.insert(entry.fd)
-            case .side(let index): exitedSides.append(sides[index].plan.id)
-            case .sidePump(let index, let pumpIndex):
-                wroteOutput = true
-                if sides[index].pumps[pumpIndex].pump(into: &log) { finishedSidePumps.append((index, pumpIndex)) }
             case .forwarded: forwarded.append(entry)
             }
         }
         if wroteOutput { tellAttachedOfOutput() }
-        for (index, pumpIndex) in finishedSidePumps.reversed() {
-            sides[index].pumps[pumpIndex].descriptor.close()
-            sides[index].pumps.remove(at: pumpIndex)
-        }
         forwarder?.handle(forwarded)
-        for index in finishedPumps.reversed() {
-            pumps[index].descriptor.close()
-            pumps.remove(at: index)
+        for index in finishedOutputs.reversed() {
+            outputs[index].pump.descriptor.close()
+            outputs.remove(at: index)
         }
         waiters.removeAll { waiter in
             guard goneWaiters.contains(waiter.rawValue) else { return false }
@@ -220,9 +210,9 @@ final class Supervisor {
             default: break
             }
         }
-        if containerExited && !ended { handleContainerExit() }
-        for id in exitedSides where !ended {
-            if let index = sides.firstIndex(where: { $0.plan.id == id }) { sideExited(index) }
+        // By id: each exit may remove versions, moving the others' indices.
+        for id in exited where !ended {
+            if let index = versions.firstIndex(where: { $0.id == id }) { versionExited(index) }
         }
         if healthCheckExited && !ended { self.healthCheckExited() }
         let ready = clients.filter { readyClients.contains($0.fd.rawValue) }
@@ -239,8 +229,8 @@ final class Supervisor {
 
     /// Milliseconds until the nearest deadline, -1 for none.
     private func pollTimeout() -> Int32 {
-        let deadlines = [restartDue, killDue, inheritedPagesDue, health?.deadline, forwarder?.nextDeadline(), rolloutDeadline()].compactMap { $0 }
-            + clients.map(\.deadline) + sides.compactMap { $0.role == .draining ? $0.drainDue : $0.killDue }
+        let deadlines = [restartDue, inheritedPagesDue, health?.deadline, forwarder?.nextDeadline(), rolloutDeadline()].compactMap { $0 }
+            + clients.map(\.deadline) + versions.compactMap(\.deadline)
         guard let nearest = deadlines.min() else { return -1 }
         let remaining = nearest - monotonicNanoseconds()
         if remaining <= 0 { return 0 }
@@ -249,10 +239,6 @@ final class Supervisor {
 
     private func fireTimers() {
         let now = monotonicNanoseconds()
-        if let due = killDue, due <= now {
-            killDue = nil
-            killEverything()
-        }
         if let due = restartDue, due <= now {
             restartDue = nil
             restart()
@@ -265,7 +251,7 @@ final class Supervisor {
         if !ended {
             forwarder?.fireTimers(now: now)
             tendRollout(now: now)
-            tendDraining(now: now)
+            tendVersions(now: now)
         }
         let expired = clients.indices.filter { clients[$0].deadline <= now }
         for index in expired.reversed() {
@@ -284,10 +270,8 @@ final class Supervisor {
             if pid <= 0 { return }
             let signal = raw & 0x7f
             let termination: ProcessControl.Termination = signal == 0 ? .exited((raw >> 8) & 0xff) : .signaled(signal)
-            if pid == run?.pid {
-                reapedInit = termination
-            } else if let index = sides.firstIndex(where: { $0.run.pid == pid }) {
-                sides[index].reaped = termination
+            if let index = versions.firstIndex(where: { $0.container.pid == pid }) {
+                versions[index].reaped = termination
             } else if !healthCheckReaped(pid, termination) {
                 candidateCheckReaped(pid, termination)
             }
@@ -308,7 +292,8 @@ final class Supervisor {
     }
 
     func saveStatus() {
-        status.others = sides.isEmpty ? nil : sides.map { $0.status() }
+        let others = versions.compactMap { $0.status() }
+        status.others = others.isEmpty ? nil : others
         do { try service.save(status) } catch { SupervisorLog.warn("saving status: \(error)") }
     }
 }
