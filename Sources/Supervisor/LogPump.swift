@@ -50,6 +50,8 @@ struct LogPump {
     /// A terminal's output: what a read returns goes to the log at once, finished line or not,
     /// so that a prompt shows before its line is typed.
     let flushesEveryChunk: Bool
+    /// The id of the version whose output this is; set when the loop takes the pump over.
+    var version = ""
 
     init(descriptor: FileDescriptor, stream: LogLine.Stream, flushesEveryChunk: Bool = false) {
         self.descriptor = descriptor

@@ -43,7 +43,10 @@ extension Supervisor {
     /// Adds a version and hands its output to the loop.
     func add(_ added: VersionRun) {
         var version = added
-        outputs += version.container.pumps.map { (version.id, $0) }
+        for var pump in version.container.pumps {
+            pump.version = version.id
+            outputs.append(pump)
+        }
         version.container.pumps = []
         versions.append(version)
     }
@@ -88,11 +91,10 @@ extension Supervisor {
         }
         status.pid = 0
         status.pidStartTime = 0
-        if status.stopRequested || !definition.restart.restarts(after: termination, restartsSoFar: status.restartCount) {
-            endService()
-        } else {
-            scheduleRestart(uptime: monotonicNanoseconds() - started.startedMonotonic)
-        }
+        let now = monotonicNanoseconds()
+        let decision = restarts.runEnded(termination, uptime: now - started.startedMonotonic, policy: definition.restart,
+                                         restartsSoFar: status.restartCount, stopRequested: status.stopRequested, now: now)
+        carryOut(decision, orElse: endService)
     }
 
     /// The active version has ended for good: the service ends once no side version is left.
@@ -172,20 +174,13 @@ extension Supervisor {
                 try? containers.delete(other.version.id, force: true)
                 continue
             }
-            let remaining = other.drainDeadline.map { $0.nanoseconds - Timestamp.now().nanoseconds } ?? 0
-            let role: VersionRun.Role = switch other.role {
-            case .candidate, .stopping: .stopping
-            case .draining: .draining
-            }
-            var side = VersionRun(version: other.version, role: role, container: adopted,
-                                  netns: VersionRun.networkNamespace(of: adopted.pid),
-                                  drainDue: monotonicNanoseconds() + max(0, remaining), drainDeadline: other.drainDeadline)
+            let side = VersionRun.adopted(other, container: adopted, netns: VersionRun.networkNamespace(of: adopted.pid),
+                                          now: monotonicNanoseconds(), wallNow: .now())
             if other.role == .candidate {
                 SupervisorLog.warn("rollout to version \(other.version.number) rolled back: its supervisor died before the switch")
                 try? containers.kill(other.version.id, signal: SIGKILL, all: true)
                 _ = Glibc.unlink(service.nextConfigPath)
             }
-            if side.role == .stopping { side.killDue = monotonicNanoseconds() }
             add(side)
         }
     }
@@ -201,7 +196,7 @@ extension Supervisor {
 
     /// The container ended (or was never started) while no supervisor watched.
     private func adoptEndedContainer(_ previous: ServiceStatus) throws(BerthError) {
-        let kept = Set(versions.map(\.id))
+        let kept = Set(versions.map { $0.id })
         for container in containers.store.list() where !kept.contains(container) { try containers.delete(container, force: true) }
         status.pid = 0
         status.pidStartTime = 0
@@ -210,17 +205,14 @@ extension Supervisor {
             status.record(ExitRecord(startedAt: previous.startedAt, finishedAt: .now(),
                                      error: "ended while its supervisor was gone; the exit status is unknown"))
         }
-        if status.stopRequested || previous.state == .stopping
-            || !definition.restart.restarts(after: nil, restartsSoFar: status.restartCount) {
-            endService()
-        } else {
-            scheduleRestart(uptime: 0)
-        }
+        let decision = restarts.runEnded(nil, uptime: 0, policy: definition.restart, restartsSoFar: status.restartCount,
+                                         stopRequested: status.stopRequested || previous.state == .stopping, now: monotonicNanoseconds())
+        carryOut(decision, orElse: endService)
     }
 
-    private func scheduleRestart(uptime: Int64) {
-        let delay = backoff.delay(afterUptime: uptime)
-        restartDue = monotonicNanoseconds() + delay
+    /// A restart is booked in the status (its time after the last exit's); else `end` runs.
+    private func carryOut(_ decision: RestartSchedule.Decision, orElse end: () -> Void) {
+        guard case .restart(_, let delay) = decision else { return end() }
         let due = Timestamp(nanoseconds: (status.exits.last?.finishedAt ?? .now()).nanoseconds + delay)
         status.state = .restarting
         status.nextRestartAt = due
@@ -238,11 +230,9 @@ extension Supervisor {
             // A container that cannot even be created counts as a failed run.
             SupervisorLog.warn("restart \(status.restartCount): \(error)")
             status.record(ExitRecord(startedAt: nil, finishedAt: .now(), error: error.description))
-            if definition.restart.restarts(after: nil, restartsSoFar: status.restartCount) {
-                scheduleRestart(uptime: 0)
-            } else {
-                finish()
-            }
+            let decision = restarts.runEnded(nil, uptime: 0, policy: definition.restart, restartsSoFar: status.restartCount,
+                                             stopRequested: false, now: monotonicNanoseconds())
+            carryOut(decision, orElse: finish)
         }
     }
 
@@ -252,7 +242,7 @@ extension Supervisor {
         status.stopRequested = true
         guard active != nil else {
             // Between runs (restarting) or not started: nothing to signal.
-            restartDue = nil
+            restarts.cancel()
             if status.state != .exited { endService() }
             return
         }
@@ -295,11 +285,11 @@ extension Supervisor {
     /// nobody can write to them any more, so this reaches end of file unless something outside
     /// the container kept a write end; such a pump stays in the loop.
     func drainOutputs() {
-        let running = Set(versions.map(\.id))
+        let running = Set(versions.map { $0.id })
         var index = 0
         while index < outputs.count {
-            if !running.contains(outputs[index].version) && outputs[index].pump.pump(into: &log, budget: Int.max) {
-                outputs[index].pump.descriptor.close()
+            if !running.contains(outputs[index].version) && outputs[index].pump(into: &log, budget: Int.max) {
+                outputs[index].descriptor.close()
                 outputs.remove(at: index)
             } else {
                 index += 1
@@ -315,7 +305,7 @@ extension Supervisor {
         forwarder = nil
         for socket in activationSockets { socket.close() }
         activationSockets = []
-        restartDue = nil
+        restarts.cancel()
         status.state = .exited
         status.nextRestartAt = nil
         status.pid = 0
@@ -336,7 +326,7 @@ extension Supervisor {
         clients = []
         _ = Glibc.unlink(service.socketPath)
         listener.close()
-        for output in outputs { output.pump.descriptor.close() }
+        for output in outputs { output.descriptor.close() }
         outputs = []
         terminalInput?.source.close()
         terminalInput = nil

@@ -6,13 +6,29 @@ import Runtime
 import Seccomp
 import SupervisorAPI
 
+/// A rollout under way: its decisions (`RolloutController`) and what carrying them out holds.
+/// The candidate is the version in the `candidate` role.
+struct RolloutInFlight {
+    var controller: RolloutController
+    /// The candidate's config, which becomes the service's at the switch.
+    var plan: LaunchPlan
+    var configBytes: [UInt8]
+    /// The ctr waiting for the outcome; nil once it has gone.
+    var requester: FileDescriptor?
+    /// A readiness connect still in progress.
+    var connect: FileDescriptor?
+    /// The candidate's health check under way.
+    var check: HealthProbe?
+}
+
 /// The hand-off: a new version starts beside the active one, new connections switch to it
 /// once it is ready, and the old one drains its connections before it is stopped. A candidate
 /// that exits, or is not ready in time, is removed and the old version never stops serving.
+/// `RolloutController` decides; this runs the candidate, its probes and the switch.
 extension Supervisor {
     /// Starts the candidate. The answer goes to `requester` once it serves or has been removed.
     func beginRollout(_ request: RolloutRequest, requester: FileDescriptor) -> ControlResponse? {
-        if let rollout { return .failed("a rollout to version \(rollout.request.version.number) is already under way") }
+        if let rollout { return .failed("a rollout to version \(rollout.controller.request.version.number) is already under way") }
         guard status.state == .running || status.state == .restarting else {
             return .failed("service is \(status.state.rawValue): a rollout needs it running")
         }
@@ -34,76 +50,88 @@ extension Supervisor {
             _ = Glibc.unlink(fifos.stderr)
             return .failed("version \(version.number) could not start: \(error)")
         }
-        let now = monotonicNanoseconds()
         add(candidate)
-        rollout = RolloutInFlight(request: request, plan: plan, configBytes: configBytes, requester: requester,
-                                  readyDue: now + Int64(request.readyTimeout) * 1_000_000, nextProbe: now)
+        let readiness: RolloutController.Readiness
+        if let check = definition.health {
+            readiness = .healthCheck(retries: check.retries, startPeriod: check.startPeriodMilliseconds * 1_000_000)
+        } else if definition.ports?.first != nil && forwarder != nil {
+            readiness = .port
+        } else {
+            readiness = .survival
+        }
+        let controller = RolloutController(request: request, readiness: readiness, sharesSockets: !activationSockets.isEmpty,
+                                           candidateStarted: candidate.container.startedMonotonic, now: monotonicNanoseconds())
+        rollout = RolloutInFlight(controller: controller, plan: plan, configBytes: configBytes, requester: requester)
         saveStatus()
         return nil
     }
 
-    /// Probes the candidate's readiness when due, and gives up at the ready deadline.
+    private var candidateIndex: Int? { versions.firstIndex { $0.role == .candidate } }
+
+    /// The rollout's timer: a readiness probe when one is due, the ready deadline.
     func tendRollout(now: Int64) {
-        guard var inFlight = rollout, let index = versions.firstIndex(where: { $0.role == .candidate }) else { return }
-        if now >= inFlight.readyDue {
-            let seconds = Double(inFlight.request.readyTimeout) / 1000
-            return abortRollout("version \(inFlight.request.version.number) did not become ready within \(formatSeconds(seconds))")
+        guard var inFlight = rollout, let index = candidateIndex else { return }
+        var action = inFlight.controller.tick(now: now)
+        if action == .probe {
+            let result = probeReadiness(of: versions[index], &inFlight, now: now)
+            action = inFlight.controller.probed(result, now: now)
         }
-        guard now >= inFlight.nextProbe else { return }
-        inFlight.nextProbe = now + RolloutInFlight.probeNanoseconds
-        let ready = candidateIsReady(versions[index], &inFlight, now: now)
         rollout = inFlight
-        if ready {
-            promote(index)
-        } else if let check = definition.health, inFlight.failedChecks >= check.retries {
-            abortRollout("version \(inFlight.request.version.number) failed its health check \(inFlight.failedChecks) times in a row"
-                         + (inFlight.lastCheckOutput.isEmpty ? "" : ": \(inFlight.lastCheckOutput)"))
+        carryOut(action, candidate: index)
+    }
+
+    private func carryOut(_ action: RolloutController.Action, candidate index: Int) {
+        switch action {
+        case .wait, .probe: break
+        case .promote(let drainDue, let drainSignal): promote(index, drainDue: drainDue, drainSignal: drainSignal)
+        case .rollBack(let reason): abortRollout(reason)
         }
     }
 
-    /// Ready means: its health check passed when it has one; else its first published port
-    /// accepts a connection; else (a --listen service) it stayed up for a second.
-    private func candidateIsReady(_ candidate: VersionRun, _ inFlight: inout RolloutInFlight, now: Int64) -> Bool {
-        if let check = definition.health { return candidateHealthPassed(check, candidate, &inFlight, now: now) }
-        if let mapping = definition.ports?.first, let forwarder {
-            if let probe = inFlight.probe {
-                switch PortForwarder.connectOutcome(probe) {
-                case .pending: return false
-                case .connected:
-                    probe.close()
-                    inFlight.probe = nil
-                    return true
-                case .failed:
-                    probe.close()
-                    inFlight.probe = nil
-                    return false
-                }
-            }
-            guard let socket = try? forwarder.openUpstream(PortForwarder.Target(version: candidate.version.number, netns: candidate.netns),
-                                                          port: mapping.containerPort) else { return false }
-            // SO_ERROR is cleared by reading it: a failed connect must not be asked again.
-            switch PortForwarder.connectOutcome(socket) {
-            case .pending:
-                inFlight.probe = socket
-                return false
-            case .connected:
-                socket.close()
-                return true
-            case .failed:
-                socket.close()
-                return false
-            }
+    /// The candidate's init exited before it was ready: the rollout is rolled back.
+    func candidateExited(_ index: Int) {
+        guard let inFlight = rollout else { return }
+        let candidate = versions[index]
+        let termination = candidate.reaped ?? (candidate.container.adopted ? nil : try? ProcessControl.wait(candidate.container.pid))
+        versions[index].reaped = termination
+        carryOut(inFlight.controller.candidateExited(termination), candidate: index)
+    }
+
+    /// One readiness probe: its health check when it has one; else a connect to its first
+    /// published port, made in its network namespace.
+    private func probeReadiness(of candidate: VersionRun, _ inFlight: inout RolloutInFlight, now: Int64) -> RolloutController.ProbeResult {
+        if let check = definition.health { return probeHealth(check, candidate, &inFlight, now: now) }
+        guard let mapping = definition.ports?.first, let forwarder else { return .notReady }
+        if let connect = inFlight.connect {
+            let outcome = PortForwarder.connectOutcome(connect)
+            if outcome == .pending { return .notReady }
+            connect.close()
+            inFlight.connect = nil
+            return outcome == .connected ? .ready : .notReady
         }
-        return now - candidate.container.startedMonotonic >= RolloutInFlight.survivalNanoseconds
+        guard let socket = try? forwarder.openUpstream(PortForwarder.Target(version: candidate.version.number, netns: candidate.netns),
+                                                      port: mapping.containerPort) else { return .notReady }
+        // SO_ERROR is cleared by reading it: a failed connect must not be asked again.
+        switch PortForwarder.connectOutcome(socket) {
+        case .pending:
+            inFlight.connect = socket
+            return .notReady
+        case .connected:
+            socket.close()
+            return .ready
+        case .failed:
+            socket.close()
+            return .notReady
+        }
     }
 
     /// One health check of the candidate at a time, each started as soon as the last ended.
-    private func candidateHealthPassed(_ check: HealthCheck, _ candidate: VersionRun, _ inFlight: inout RolloutInFlight, now: Int64) -> Bool {
+    private func probeHealth(_ check: HealthCheck, _ candidate: VersionRun, _ inFlight: inout RolloutInFlight, now: Int64) -> RolloutController.ProbeResult {
         guard var probe = inFlight.check else {
             do { inFlight.check = try HealthProbe.start(check, store: containers.store, containerID: candidate.id) } catch {
                 SupervisorLog.warn("health check of version \(candidate.version.number): \(error)")
             }
-            return false
+            return .notReady
         }
         probe.readOutput()
         var exited = pollfd(fd: probe.pidfd.rawValue, events: Int16(POLLIN), revents: 0)
@@ -114,17 +142,10 @@ extension Supervisor {
             result = probe.timeOut(after: check.timeoutMilliseconds)
         } else {
             inFlight.check = probe
-            return false
+            return .notReady
         }
         inFlight.check = nil
-        if result.exitCode == 0 { return true }
-        // As for a running service: failures in the start period do not count; `retries` in a
-        // row mean it is unhealthy, and an unhealthy candidate is rolled back at once.
-        if now - candidate.container.startedMonotonic >= check.startPeriodMilliseconds * 1_000_000 {
-            inFlight.failedChecks += 1
-            inFlight.lastCheckOutput = String(result.output.prefix(200).split(separator: "\n").first ?? "")
-        }
-        return false
+        return result.exitCode == 0 ? .ready : .checkFailed(output: result.output)
     }
 
     /// Called by the stray reaper: keeps the exit status of the candidate's health check.
@@ -132,15 +153,9 @@ extension Supervisor {
         if rollout?.check?.pid == pid { rollout?.check?.reaped = termination }
     }
 
-    /// The next rollout deadline, for the loop's timeout.
-    func rolloutDeadline() -> Int64? {
-        guard let rollout else { return nil }
-        return min(rollout.readyDue, rollout.nextProbe)
-    }
-
     /// The switch: new connections go to the candidate from now on; the old version keeps its
-    /// connections and drains.
-    private func promote(_ index: Int) {
+    /// connections and drains until `drainDue`.
+    private func promote(_ index: Int, drainDue: Int64, drainSignal: Int32?) {
         guard var inFlight = rollout else { return }
         let candidateID = versions[index].id
         let now = monotonicNanoseconds()
@@ -150,7 +165,6 @@ extension Supervisor {
             // Moved to the end: status.json lists the versions beside the active one in the
             // order they took their roles.
             var old = versions.remove(at: oldIndex)
-            let drainDue = now + Int64(inFlight.request.drainTimeout) * 1_000_000
             old.version = previous
             old.role = .draining
             old.killDue = nil
@@ -165,14 +179,13 @@ extension Supervisor {
         plan = inFlight.plan
         configBytes = inFlight.configBytes
         forwarder?.target = PortForwarder.Target(version: candidate.version.number, netns: candidate.netns)
-        if !activationSockets.isEmpty, let draining {
+        if let drainSignal, let draining {
             // Both versions accept on the same socket until now; the old one is told to stop.
-            do { try containers.kill(draining.id, signal: inFlight.request.drainSignal, all: false) } catch {
+            do { try containers.kill(draining.id, signal: drainSignal, all: false) } catch {
                 SupervisorLog.warn("telling version \(draining.version.number) to stop accepting: \(error)")
             }
         }
-        restartDue = nil
-        backoff = RestartBackoff()
+        restarts.startOver()
         status.state = .running
         status.version = candidate.version.number
         status.activeVersion = candidate.version
@@ -240,128 +253,16 @@ extension Supervisor {
     func abortRollout(_ reason: String) {
         guard let inFlight = rollout else { return }
         rollout = nil
-        inFlight.probe?.close()
+        inFlight.connect?.close()
         var check = inFlight.check
         check?.cancel()
-        if let index = versions.firstIndex(where: { $0.role == .candidate }) {
-            removeSide(index, killFirst: true)
-        }
+        if let index = candidateIndex { removeSide(index, killFirst: true) }
         _ = Glibc.unlink(service.nextConfigPath)
-        SupervisorLog.warn("rollout to version \(inFlight.request.version.number) rolled back: \(reason)")
+        SupervisorLog.warn("rollout to version \(inFlight.controller.request.version.number) rolled back: \(reason)")
         saveStatus()
         if let requester = inFlight.requester {
             try? ControlSocket.send(ControlResponse.failed("rolled back: \(reason)").encoded, on: requester)
             requester.close()
         }
-    }
-
-    // MARK: draining
-
-    /// Stops draining versions whose connections have all closed (or whose deadline passed),
-    /// and kills the cgroup of a stopping version (or of the active one, being stopped) at the
-    /// end of its grace period.
-    func tendVersions(now: Int64) {
-        for index in versions.indices {
-            switch versions[index].role {
-            case .candidate:
-                break
-            case .draining:
-                let number = versions[index].version.number
-                // With --listen the connections are the app's own: it closes them, then exits.
-                let idle = activationSockets.isEmpty && (forwarder?.connectionCount(version: number) ?? 0) == 0
-                let overdue = (versions[index].drainDue ?? .max) <= now
-                guard idle || overdue else { continue }
-                if overdue { forwarder?.resetConnections(version: number) }
-                stopSide(index, graceSeconds: overdue && !activationSockets.isEmpty ? 0 : Supervisor.defaultStopTimeout)
-            case .active, .stopping:
-                if let due = versions[index].killDue, due <= now {
-                    versions[index].killDue = nil
-                    killCgroup(of: index)
-                }
-            }
-        }
-    }
-
-    /// SIGTERM to a side version's init, the cgroup killed after `graceSeconds`.
-    func stopSide(_ index: Int, graceSeconds: Int) {
-        versions[index].role = .stopping
-        if graceSeconds == 0 {
-            try? containers.kill(versions[index].id, signal: SIGKILL, all: true)
-        } else {
-            versions[index].killDue = monotonicNanoseconds() + Int64(graceSeconds) * 1_000_000_000
-            do { try containers.kill(versions[index].id, signal: SIGTERM, all: false) } catch {
-                SupervisorLog.warn("stopping version \(versions[index].version.number): \(error)")
-            }
-        }
-        saveStatus()
-    }
-
-    /// The candidate's init exited before it was ready: the rollout is rolled back.
-    func candidateExited(_ index: Int) {
-        guard let inFlight = rollout else { return }
-        let candidate = versions[index]
-        let termination = candidate.reaped ?? (candidate.container.adopted ? nil : try? ProcessControl.wait(candidate.container.pid))
-        versions[index].reaped = termination
-        let how = termination.map { describe($0) } ?? "exited"
-        abortRollout("version \(inFlight.request.version.number) \(how) before it was ready")
-    }
-
-    /// A version beside the active one exited.
-    func sideExited(_ index: Int) {
-        removeSide(index, killFirst: false)
-        saveStatus()
-        if !hasSides && finishWhenSidesGone { finish() }
-    }
-
-    /// Removes a side version's container, reads the rest of its output and forgets it.
-    private func removeSide(_ index: Int, killFirst: Bool) {
-        let side = versions.remove(at: index)
-        if killFirst { try? containers.kill(side.id, signal: SIGKILL, all: true) }
-        do { try containers.delete(side.id, force: true) } catch { SupervisorLog.warn("removing version \(side.version.number): \(error)") }
-        if side.reaped == nil && !side.container.adopted { _ = try? ProcessControl.wait(side.container.pid) }
-        side.container.pidfd.close()
-        side.netns?.close()
-        closeOutputs(of: side.id)
-        let fifos = service.fifoPaths(version: side.version.number, id: side.version.id)
-        if side.version.number != (status.version ?? 1) {
-            _ = Glibc.unlink(fifos.stdout)
-            _ = Glibc.unlink(fifos.stderr)
-        }
-    }
-
-    /// Reads a removed version's output to its end, or as far as it goes, and closes it.
-    private func closeOutputs(of id: String) {
-        for index in outputs.indices.reversed() where outputs[index].version == id {
-            _ = outputs[index].pump.pump(into: &log, budget: Int.max)
-            outputs[index].pump.descriptor.close()
-            outputs.remove(at: index)
-        }
-    }
-
-    /// Stops every side version with the service (a stop, or the end of the active version).
-    func stopSides(graceSeconds: Int) {
-        if rollout != nil { abortRollout("the service is stopping") }
-        for index in versions.indices where versions[index].role == .candidate || versions[index].role == .draining {
-            stopSide(index, graceSeconds: graceSeconds)
-        }
-    }
-
-    /// The status with live connection counts, for `ctr rollout --status`.
-    func liveStatus() -> ServiceStatus {
-        var live = status
-        live.connections = forwarder?.connectionCount(version: status.version ?? 1)
-        live.others = versions.compactMap { $0.status(connections: forwarder?.connectionCount(version: $0.version.number)) }
-        return live
-    }
-
-    private func describe(_ termination: ProcessControl.Termination) -> String {
-        switch termination {
-        case .exited(let code): "exited with status \(code)"
-        case .signaled(let signal): "was killed by signal \(signal)"
-        }
-    }
-
-    private func formatSeconds(_ seconds: Double) -> String {
-        seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
     }
 }

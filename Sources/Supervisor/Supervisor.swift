@@ -30,20 +30,21 @@ final class Supervisor {
     /// hand-off, a rollout's candidate and old versions draining or stopping, in the order
     /// status.json lists them.
     var versions: [VersionRun] = []
-    /// Every output fifo or terminal being read into the log, with the id of the version it
-    /// belongs to; it stays after its run when something outside the container keeps a write end.
-    var outputs: [(version: String, pump: LogPump)] = []
-    /// The health check's timing and the check under way; nil for a service without one.
-    var health: HealthSchedule?
+    /// Every output fifo or terminal being read into the log, tagged with its version's id; a
+    /// pump stays after its run when something outside the container keeps a write end.
+    var outputs: [LogPump] = []
+    /// The health check's timing and verdicts; nil for a service without one.
+    var health: HealthMonitor?
+    /// The health check under way.
+    var healthProbe: HealthProbe?
     /// Why the supervisor itself ended the current run (an unhealthy container), for its exit record.
     var exitReason: String?
     /// -it: stdin.fifo copied into the current run's terminal (Supervisor+Terminal).
     var terminalInput: InputCopy?
     /// The window size last asked for with `resize`, for every run's terminal.
     var windowSize: (rows: UInt16, columns: UInt16)?
-    var backoff = RestartBackoff()
-    /// CLOCK_MONOTONIC deadlines.
-    var restartDue: Int64?
+    /// The restart back-off and the restart to come.
+    var restarts = RestartSchedule()
     /// When to drop the executable's pages the loop does not use while it waits (those inherited
     /// from ctr, those a container's start or an event's handling mapped again): once the loop
     /// has been quiet for a moment, so that neither a short-lived container's exit nor the new
@@ -94,7 +95,7 @@ final class Supervisor {
         let me = Glibc.getpid()
         status = ServiceStatus(state: state, supervisorPid: me, supervisorStartTime: ProcessControl.startTime(me) ?? 0)
         log = try LogFile(path: service.logPath, rotatedPath: service.rotatedLogPath, maximumBytes: definition.logMaximumBytes)
-        health = definition.health.map(HealthSchedule.init(check:))
+        health = definition.health.map(HealthMonitor.init(check:))
         forwarder = try Supervisor.publishedPorts(definition)
     }
 
@@ -118,11 +119,11 @@ final class Supervisor {
             watch(signals, .signals)
             watch(listener, .listener)
             for (index, version) in versions.enumerated() { watch(version.container.pidfd, .exit(index)) }
-            if let probe = health?.probe {
+            if let probe = healthProbe {
                 watch(probe.pidfd, .healthCheck)
                 if let output = probe.output { watch(output, .healthOutput) }
             }
-            for (index, output) in outputs.enumerated() { watch(output.pump.descriptor, .output(index)) }
+            for (index, output) in outputs.enumerated() { watch(output.descriptor, .output(index)) }
             if let entry = terminalInputEntry {
                 entries.append(entry)
                 sources.append(.terminalInput)
@@ -178,7 +179,7 @@ final class Supervisor {
             switch source {
             case .output(let index):
                 wroteOutput = true
-                if outputs[index].pump.pump(into: &log) { finishedOutputs.append(index) }
+                if outputs[index].pump(into: &log) { finishedOutputs.append(index) }
             case .exit(let index): exited.append(versions[index].id)
             case .healthCheck: healthCheckExited = true
             case .healthOutput: healthOutputReady()
@@ -194,7 +195,7 @@ final class Supervisor {
         if wroteOutput { tellAttachedOfOutput() }
         forwarder?.handle(forwarded)
         for index in finishedOutputs.reversed() {
-            outputs[index].pump.descriptor.close()
+            outputs[index].descriptor.close()
             outputs.remove(at: index)
         }
         waiters.removeAll { waiter in
@@ -229,8 +230,8 @@ final class Supervisor {
 
     /// Milliseconds until the nearest deadline, -1 for none.
     private func pollTimeout() -> Int32 {
-        let deadlines = [restartDue, inheritedPagesDue, health?.deadline, forwarder?.nextDeadline(), rolloutDeadline()].compactMap { $0 }
-            + clients.map(\.deadline) + versions.compactMap(\.deadline)
+        let deadlines = [restarts.due, inheritedPagesDue, health?.deadline, forwarder?.nextDeadline(), rollout?.controller.deadline].compactMap { $0 }
+            + clients.map(\.deadline) + versions.compactMap { $0.deadline }
         guard let nearest = deadlines.min() else { return -1 }
         let remaining = nearest - monotonicNanoseconds()
         if remaining <= 0 { return 0 }
@@ -239,10 +240,7 @@ final class Supervisor {
 
     private func fireTimers() {
         let now = monotonicNanoseconds()
-        if let due = restartDue, due <= now {
-            restartDue = nil
-            restart()
-        }
+        if restarts.fire(now: now) { restart() }
         if let due = inheritedPagesDue, due <= now {
             inheritedPagesDue = nil
             dropInheritedPages = true

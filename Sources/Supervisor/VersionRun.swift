@@ -47,6 +47,47 @@ struct VersionRun {
     /// The loop's next deadline for this version.
     var deadline: Int64? { role == .draining ? drainDue : killDue }
 
+    /// What its timers ask for at `now`, the decision `Supervisor.tendVersions` carries out.
+    enum Step: Equatable {
+        /// SIGTERM to its init, and its cgroup killed after `graceSeconds` (at once for 0); its
+        /// forwarded connections are reset first when `resetConnections`.
+        case stop(graceSeconds: Int, resetConnections: Bool)
+        /// SIGKILL to its cgroup: its grace period is over.
+        case kill
+    }
+
+    /// A draining version is stopped once its last forwarded connection closed, or at its drain
+    /// deadline, with what it still holds reset (published ports) or killed at once (--listen,
+    /// `sharesSockets`, whose connections the supervisor neither sees nor counts: the app
+    /// closes them, then exits). A version being stopped is killed at the end of its grace period.
+    func nextStep(now: Int64, connections: Int, sharesSockets: Bool) -> Step? {
+        switch role {
+        case .candidate:
+            return nil
+        case .draining:
+            let idle = !sharesSockets && connections == 0
+            let overdue = (drainDue ?? .max) <= now
+            guard idle || overdue else { return nil }
+            return .stop(graceSeconds: overdue && sharesSockets ? 0 : Supervisor.defaultStopTimeout, resetConnections: overdue)
+        case .active, .stopping:
+            guard let killDue, killDue <= now else { return nil }
+            return .kill
+        }
+    }
+
+    /// A version a dead supervisor ran beside the active one, as its status describes it, taken
+    /// over at `now` (CLOCK_MONOTONIC; `wallNow` the same moment as wall time). Its forwarded
+    /// connections died with that supervisor. A candidate never served: it is stopped and
+    /// killed at once (the rollout is rolled back); so is a version that was stopping. A draining
+    /// version keeps what is left of its drain (a --listen one still has its own connections).
+    static func adopted(_ other: VersionStatus, container: ContainerRun, netns: FileDescriptor?, now: Int64, wallNow: Timestamp) -> VersionRun {
+        let remaining = other.drainDeadline.map { $0.nanoseconds - wallNow.nanoseconds } ?? 0
+        let role: Role = other.role == .draining ? .draining : .stopping
+        return VersionRun(version: other.version, role: role, container: container, netns: netns,
+                          killDue: role == .stopping ? now : nil,
+                          drainDue: now + max(0, remaining), drainDeadline: other.drainDeadline)
+    }
+
     /// Its line in status.json's `others`; nil for the active version, which the status itself describes.
     func status(connections: Int? = nil) -> VersionStatus? {
         guard let role = role.sideRole else { return nil }
@@ -66,29 +107,4 @@ struct VersionRun {
         }
         return theirs
     }
-}
-
-/// A rollout under way: the candidate is the version in the `candidate` role.
-struct RolloutInFlight {
-    var request: RolloutRequest
-    /// The candidate's config, which becomes the service's at the switch.
-    var plan: LaunchPlan
-    var configBytes: [UInt8]
-    /// The ctr waiting for the outcome; nil once it has gone.
-    var requester: FileDescriptor?
-    /// CLOCK_MONOTONIC deadlines.
-    var readyDue: Int64
-    var nextProbe: Int64
-    /// A readiness connect still in progress.
-    var probe: FileDescriptor?
-    /// The candidate's health check under way.
-    var check: HealthProbe?
-    /// Its failed checks in a row (after the start period), and what the last one printed.
-    var failedChecks = 0
-    var lastCheckOutput = ""
-
-    /// How often readiness is probed.
-    static let probeNanoseconds: Int64 = 100_000_000
-    /// How long a candidate with nothing to probe must stay up to count as ready.
-    static let survivalNanoseconds: Int64 = 1_000_000_000
 }
