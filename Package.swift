@@ -38,7 +38,7 @@ let package = Package(
                                                "CommandLineFlags"]),
         .executableTarget(name: "ctr", dependencies: ["CtrCLI"]),
 
-        .target(name: "TestSupport", dependencies: ["Linux"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["BerthCore", "Linux"], path: "Tests/TestSupport"),
         .testTarget(name: "BerthCoreTests", dependencies: ["BerthCore"]),
         .testTarget(name: "OCITests", dependencies: ["BerthCore", "OCI", "TestSupport"]),
         .testTarget(name: "LinuxTests", dependencies: ["BerthCore", "Linux", "TestSupport"]),

@@ -1,5 +1,4 @@
 import BerthCore
-import CLibcap
 import Glibc
 
 /// Linux capabilities by name, and applying the five OCI sets through libcap.
@@ -35,10 +34,13 @@ public enum Capability {
     }
 
     /// The highest capability the running kernel knows.
-    public static func lastCap() -> Int32 {
-        if let text = try? Files.readString("/proc/sys/kernel/cap_last_cap"),
-           let value = Int32(text.split(separator: "\n").first ?? "") { return value }
-        return Int32(names.count - 1)
+    public static func lastCap() -> Int32 { LiveKernel().lastCapability() }
+
+    static var fallbackLastCap: Int32 { Int32(names.count - 1) }
+
+    /// cap_last_cap's text as a number; the highest capability berth knows when it is no number.
+    static func parseLastCap(_ bytes: [UInt8]) -> Int32 {
+        Int32(String(decoding: bytes, as: UTF8.self).split(separator: "\n").first ?? "") ?? fallbackLastCap
     }
 
     /// The five sets as capability numbers. Capabilities newer than the running kernel are left
@@ -58,34 +60,39 @@ public enum Capability {
         }
     }
 
+    /// The name of capability `number`, or the number itself when it has none here.
+    static func name(_ number: Int32) -> String {
+        names.indices.contains(Int(number)) ? names[Int(number)] : "\(number)"
+    }
+}
+
+/// Applying the five OCI sets.
+extension KernelCalls {
     /// Drops every capability not in `keep` from the bounding set. Needs CAP_SETPCAP, so it runs
     /// before the process changes its uid.
-    public static func limitBoundingSet(to keep: [Int32]) throws(BerthError) {
-        let last = lastCap()
+    public func limitBoundingSet(to keep: [Int32]) throws(BerthError) {
         let kept = Set(keep)
-        for cap in 0...last where !kept.contains(cap) {
-            try sys("prctl", "PR_CAPBSET_DROP \(names.indices.contains(Int(cap)) ? names[Int(cap)] : "\(cap)")") {
-                cap_drop_bound(cap_value_t(cap))
-            }
+        for cap in 0...lastCapability() where !kept.contains(cap) {
+            try dropBoundingCapability(cap)
         }
     }
 
     /// Sets the effective, permitted and inheritable sets, then the ambient set (which the kernel
     /// only accepts for capabilities already permitted and inheritable).
-    public static func apply(_ sets: Sets) throws(BerthError) {
-        guard let caps = cap_init() else { throw BerthError(.system, "cap_init", errno: Glibc.errno) }
-        defer { cap_free(UnsafeMutableRawPointer(caps)) }
-        for (flag, list) in [(CAP_EFFECTIVE, sets.effective), (CAP_PERMITTED, sets.permitted), (CAP_INHERITABLE, sets.inheritable)] where !list.isEmpty {
-            var values = list.map { cap_value_t($0) }
-            try sys("cap_set_flag") { cap_set_flag(caps, flag, Int32(values.count), &values, CAP_SET) }
-        }
-        try sys("capset") { cap_set_proc(caps) }
-        try sys("prctl", "PR_CAP_AMBIENT_CLEAR_ALL") { cap_reset_ambient() }
-        for cap in sets.ambient where cap_set_ambient(cap_value_t(cap), CAP_SET) != 0 {
+    public func applyCapabilities(_ sets: Capability.Sets) throws(BerthError) {
+        try setCapabilities(effective: sets.effective, permitted: sets.permitted, inheritable: sets.inheritable)
+        try clearAmbientCapabilities()
+        for cap in sets.ambient {
             // The plan keeps only permitted and inheritable ones; what the kernel still refuses
             // (SECBIT_NO_CAP_AMBIENT_RAISE, EPERM) is skipped, as runc and crun skip it.
-            let code = Glibc.errno
-            if code != EPERM { throw BerthError(.system, "prctl PR_CAP_AMBIENT_RAISE \(names[Int(cap)])", errno: code) }
+            do { try raiseAmbientCapability(cap) } catch where error.errno == EPERM {}
         }
+    }
+
+    /// The highest capability the running kernel knows, from /proc/sys/kernel/cap_last_cap.
+    func lastCapability() -> Int32 {
+        guard let fd = try? open("/proc/sys/kernel/cap_last_cap", O_RDONLY, mode: 0, relativeTo: nil) else { return Capability.fallbackLastCap }
+        defer { close(fd) }
+        return Capability.parseLastCap((try? readAll(fd)) ?? [])
     }
 }

@@ -41,19 +41,23 @@ public enum Files {
             try sys("rename", path) { Glibc.rename(temporary, path) }
         } catch {
             fd.close()
-            _ = Glibc.unlink(temporary)
+            _ = try? sys("unlink", temporary) { Glibc.unlink(temporary) }
             throw error
         }
     }
 
-    public static func exists(_ path: String) -> Bool {
-        var info = Glibc.stat()
-        return Glibc.fstatat(AT_FDCWD, path, &info, AT_SYMLINK_NOFOLLOW) == 0
-    }
+    public static func exists(_ path: String) -> Bool { status(path, followingLinks: false) != nil }
 
     public static func isDirectory(_ path: String) -> Bool {
+        guard let info = status(path, followingLinks: true) else { return false }
+        return (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// fstatat(2); nil when it fails.
+    static func status(_ path: String, followingLinks: Bool) -> Glibc.stat? {
         var info = Glibc.stat()
-        return Glibc.fstatat(AT_FDCWD, path, &info, 0) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        guard (try? sys("stat", path) { Glibc.fstatat(AT_FDCWD, path, &info, followingLinks ? 0 : AT_SYMLINK_NOFOLLOW) }) != nil else { return nil }
+        return info
     }
 
     /// mkdir -p; existing directories are fine.
@@ -61,22 +65,19 @@ public enum Files {
         var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             prefix += "/" + component
-            if Glibc.mkdir(prefix, mode) != 0 && Glibc.errno != EEXIST {
-                throw BerthError(.system, "mkdir \(prefix)", errno: Glibc.errno)
-            }
+            do { try sys("mkdir", prefix) { Glibc.mkdir(prefix, mode) } } catch where error.errno == EEXIST {}
         }
     }
 
     /// rm -rf that stays on one filesystem and never follows symlinks. Used for state
     /// directories, which hold only plain files and a fifo.
     public static func removeTree(_ path: String) {
-        var info = Glibc.stat()
-        guard Glibc.fstatat(AT_FDCWD, path, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        guard let info = status(path, followingLinks: false) else { return }
         if (info.st_mode & S_IFMT) == S_IFDIR {
             for name in list(path) { removeTree(path + "/" + name) }
-            _ = Glibc.rmdir(path)
+            _ = try? sys("rmdir", path) { Glibc.rmdir(path) }
         } else {
-            _ = Glibc.unlink(path)
+            _ = try? sys("unlink", path) { Glibc.unlink(path) }
         }
     }
 

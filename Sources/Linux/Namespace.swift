@@ -1,6 +1,4 @@
 import BerthCore
-import CShim
-import Glibc
 
 /// The kinds of Linux namespace, with their clone flags and their names under /proc/PID/ns.
 public enum NamespaceKind: String, CaseIterable, Sendable {
@@ -30,12 +28,11 @@ public enum NamespaceKind: String, CaseIterable, Sendable {
 
     /// setns(2) into the namespace behind `fd`.
     public static func join(_ fd: FileDescriptor, kind: NamespaceKind, path: String) throws(BerthError) {
-        try sys("setns", path) { berth_setns(fd.rawValue, Int32(truncatingIfNeeded: kind.cloneFlag)) }
+        try LiveKernel().setNamespace(fd, kind: kind, path: path)
     }
 
     /// unshare(2) of the given namespaces.
     public static func unshare(_ kinds: [NamespaceKind]) throws(BerthError) {
-        let flags = kinds.reduce(UInt64(0)) { $0 | $1.cloneFlag }
-        try sys("unshare") { berth_unshare(Int32(truncatingIfNeeded: flags)) }
+        try LiveKernel().unshare(kinds)
     }
 }

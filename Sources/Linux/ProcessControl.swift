@@ -57,11 +57,7 @@ public enum ProcessControl {
 
     /// execve(2) of an absolute path. Returns only by throwing.
     public static func exec(path: String, arguments: [String], environment: [String]) throws(BerthError) -> Never {
-        let argv = cStrings(arguments)
-        let envp = cStrings(environment)
-        Glibc.execve(path, argv, envp)
-        let code = Glibc.errno
-        throw BerthError(.system, "exec \(path)", errno: code)
+        throw LiveKernel().exec(path: path, arguments: arguments, environment: environment)
     }
 
     /// Starts `path` as a child process, in `cgroup` when given. Everything the child needs is
@@ -107,30 +103,16 @@ public enum ProcessControl {
 
     /// Closes every descriptor from `first` up, except those the caller keeps.
     public static func closeDescriptors(from first: Int32) {
-        _ = berth_close_range(UInt32(first), UInt32.max, 0)
+        LiveKernel().closeRange(first, -1, closeOnExec: false)
     }
 
     /// Marks every descriptor from `first` up close-on-exec (CLOSE_RANGE_CLOEXEC).
     public static func markCloseOnExec(from first: Int32) {
-        _ = berth_close_range(UInt32(first), UInt32.max, 4)
+        LiveKernel().closeRange(first, -1, closeOnExec: true)
     }
 
     public static func prctl(_ option: Int32, _ arg: UInt = 0, describing name: String) throws(BerthError) {
-        try sys("prctl", name) { berth_prctl(option, arg, 0, 0, 0) }
-    }
-
-    /// Resolves `command` through `PATH` the way execvp(3) does, but against the container's
-    /// environment and within the current root.
-    public static func lookUp(_ command: String, path: String?) -> String? {
-        if command.contains("/") { return command }
-        for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + command
-            var info = Glibc.stat()
-            if Glibc.fstatat(AT_FDCWD, candidate, &info, 0) == 0, (info.st_mode & S_IFMT) == S_IFREG, Glibc.access(candidate, X_OK) == 0 {
-                return candidate
-            }
-        }
-        return nil
+        try LiveKernel().prctl(option, arg, describing: name)
     }
 
     /// True when `pid` has exited but is not yet reaped.
@@ -158,4 +140,19 @@ public enum Prctl {
     public static let setKeepCapabilities: Int32 = 8
     public static let setChildSubreaper: Int32 = 36
     public static let setNoNewPrivileges: Int32 = 38
+}
+
+extension KernelCalls {
+    /// Resolves `command` through `PATH` the way execvp(3) does, but against the container's
+    /// environment and within the current root.
+    public func lookUp(_ command: String, path: String?) -> String? {
+        if command.contains("/") { return command }
+        for directory in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + command
+            if let info = try? status(of: candidate, followingLinks: true), (info.st_mode & S_IFMT) == S_IFREG, (try? access(candidate, X_OK)) != nil {
+                return candidate
+            }
+        }
+        return nil
+    }
 }

@@ -1,6 +1,4 @@
 import BerthCore
-import CShim
-import Glibc
 
 /// Resource limits by their OCI names.
 public enum Rlimit {
@@ -16,6 +14,6 @@ public enum Rlimit {
 
     /// prlimit(2) on the calling process.
     public static func set(_ resource: Int32, soft: UInt64, hard: UInt64, name: String) throws(BerthError) {
-        try sys("setrlimit", name) { berth_prlimit(resource, soft, hard) }
+        try LiveKernel().setResourceLimit(resource, soft: soft, hard: hard, name: name)
     }
 }

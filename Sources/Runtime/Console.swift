@@ -40,30 +40,30 @@ struct ConsoleSetup {
 
     /// Runs in the init after pivot_root (or in an exec'd process after joining the mount
     /// namespace), so /dev/ptmx and /dev/pts are the container's.
-    func attach() throws(BerthError) {
+    func attach<Kernel: KernelCalls>(_ kernel: Kernel) throws(BerthError) {
         // A session of its own: the pts becomes its controlling terminal, and no host terminal
         // can be (TIOCSTI from inside could otherwise type into the host's shell).
-        _ = Glibc.setsid()
-        let master = try FileDescriptor.open("/dev/ptmx", O_RDWR | O_NOCTTY)
-        defer { master.close() }
+        kernel.newSession()
+        let master = try kernel.open("/dev/ptmx", O_RDWR | O_NOCTTY, mode: 0, relativeTo: nil)
+        defer { kernel.close(master) }
         // The rootfs could have planted /dev/ptmx or /dev/pts as links to host devices
         // (CVE-2025-52565): both ends must be on a devpts.
-        try ConsoleSetup.checkDevpts(master, "/dev/ptmx")
-        let number = try sys("ioctl", "/dev/ptmx unlock") { berth_pty_unlock(master.rawValue) }
-        let terminal = try FileDescriptor.open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
-        try ConsoleSetup.checkDevpts(terminal, "/dev/pts/\(number)")
+        try ConsoleSetup.checkDevpts(master, "/dev/ptmx", kernel)
+        let number = try kernel.unlockPseudoTerminal(master)
+        let terminal = try kernel.open("/dev/pts/\(number)", O_RDWR | O_NOCTTY, mode: 0, relativeTo: nil)
+        try ConsoleSetup.checkDevpts(terminal, "/dev/pts/\(number)", kernel)
         if let size {
-            try sys("ioctl", "TIOCSWINSZ") { berth_set_window_size(master.rawValue, size.rows, size.columns) }
+            try kernel.setWindowSize(master, rows: size.rows, columns: size.columns)
         }
-        try sys("sendmsg", "console socket") { berth_send_fd(socket.rawValue, master.rawValue, "/dev/pts/\(number)") }
-        socket.close()
-        for target in 0...2 { try terminal.duplicate(as: Int32(target)) }
-        if terminal.rawValue > 2 { terminal.close() }
-        try sys("ioctl", "TIOCSCTTY") { berth_set_controlling_terminal(0) }
+        try kernel.sendDescriptor(master, over: socket, payload: "/dev/pts/\(number)", describing: "console socket")
+        kernel.close(socket)
+        for target in 0...2 { try kernel.duplicate(terminal, as: Int32(target)) }
+        if terminal.rawValue > 2 { kernel.close(terminal) }
+        try kernel.setControllingTerminal(.standardInput)
     }
 
-    static func checkDevpts(_ fd: FileDescriptor, _ path: String) throws(BerthError) {
-        guard berth_fstatfs_type(fd.rawValue) == devptsMagic else {
+    static func checkDevpts<Kernel: KernelCalls>(_ fd: FileDescriptor, _ path: String, _ kernel: Kernel) throws(BerthError) {
+        guard kernel.filesystemType(of: fd) == devptsMagic else {
             throw BerthError(.system, "\(path) in the container is not on a devpts filesystem")
         }
     }

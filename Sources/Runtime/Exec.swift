@@ -117,6 +117,7 @@ public struct Exec {
         try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
         let (pid, pidfd) = try ProcessControl.clone(cgroup: cgroupFD)
         if pid == 0 {
+            let kernel = LiveKernel()
             errors.read.close()
             // The host's cgroup directory: not needed once clone3 has placed us (CVE-2024-21626).
             cgroupFD?.close()
@@ -128,9 +129,9 @@ public struct Exec {
                     try NamespaceKind.join(join.fd, kind: join.kind, path: join.kind.procName)
                 }
                 if let initRoot {
-                    try sys("fchdir", "the container's root") { Glibc.fchdir(initRoot.rawValue) }
-                    try sys("chroot", "the container's root") { Glibc.chroot(".") }
-                    initRoot.close()
+                    try kernel.changeDirectory(to: initRoot, describing: "the container's root")
+                    try kernel.changeRoot(".", describing: "the container's root")
+                    kernel.close(initRoot)
                 }
                 for join in joins where join.kind == .user {
                     try NamespaceKind.join(join.fd, kind: .user, path: "user")
@@ -141,13 +142,13 @@ public struct Exec {
                     try output.duplicate(as: 2)
                 }
                 if newSession { try sys("setsid") { Glibc.setsid() } }
-                try console?.attach()
+                try console?.attach(kernel)
                 // Inside the container's root now: its /etc/passwd is the one to read.
                 var process = plan
-                process.environment = HomeDirectory.environment(process)
-                try ProcessIdentity(process: process, seccomp: seccomp).apply()
-                berth_unblock_all_signals()
-                try execProcess(process, preserveFDs: preserveFDs)
+                process.environment = HomeDirectory.environment(process, kernel: kernel)
+                try ProcessIdentity(process: process, seccomp: seccomp, kernel: kernel).apply()
+                kernel.unblockAllSignals()
+                try execProcess(process, preserveFDs: preserveFDs, kernel: kernel)
             } catch {
                 try? errors.write.writeAll(error.description)
             }

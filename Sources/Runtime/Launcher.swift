@@ -144,7 +144,7 @@ public struct Launcher {
             // The cgroup directory is the host's: nothing the init needs, so nothing to leak
             // (runc's CVE-2024-21626 leaked exactly this descriptor).
             cgroupFD?.close()
-            ContainerInit(plan: plan, channel: SyncChannel(childEnd), execFifo: fifo, joinFiles: joinFiles,
+            ContainerInit(kernel: LiveKernel(), plan: plan, channel: SyncChannel(childEnd), execFifo: fifo, joinFiles: joinFiles,
                           preserveFDs: preserveFDs, passedFiles: passedFiles, console: console, seccompAgent: agent).run()
         }
         childEnd.close()

@@ -378,9 +378,9 @@ extension LaunchPlan {
         }
 
         /// set_mempolicy(2) for the calling thread; execve keeps the policy.
-        func apply() throws(BerthError) {
+        func apply<Kernel: KernelCalls>(_ kernel: Kernel) throws(BerthError) {
             do {
-                try sys("set_mempolicy") { nodeMask.withUnsafeBufferPointer { berth_set_mempolicy(mode, $0.baseAddress, UInt(nodeMask.count * 64 + 1)) } }
+                try kernel.setMemoryPolicy(mode: mode, nodeMask: nodeMask)
             } catch { throw error.prefixed("linux.memoryPolicy") }
         }
     }
