@@ -244,7 +244,7 @@ struct RuncConformanceIntegrationTests {
             try #require(try await Self.runc(s, "run", "--detach", "--bundle", bundle.path, id).succeeded)
             #expect(try await s.waitForStatus(id, "stopped") == "stopped")
             #expect(await eventually { (try? await Self.runc(s, "state", id).stdout.contains("\"stopped\"")) ?? false })
-            for signal in ["TERM", "KILL"] {
+            for signal in ["TERM", "KILL", "0"] {
                 let berth = try await s.berth("kill", id, signal)
                 let runc = try await Self.runc(s, "kill", id, signal)
                 // containerd's shim reads "container not running" as "process already finished".
@@ -259,6 +259,19 @@ struct RuncConformanceIntegrationTests {
             #expect(missing.status == 1 && missing.errorLine.contains("does not exist"), "\(missing)")
             #expect(try await s.berth("delete", id).succeeded)
             #expect(try await Self.runc(s, "delete", id).succeeded)
+        }
+    }
+
+    @Test func killWithSignalZeroChecksThatTheContainerRunsAsInRunc() async throws {
+        try await withBerthSandbox { s in
+            let (id, _) = try await Self.runBoth(s, ["sleep", "1000"])
+            let berth = try await s.berth("kill", id, "0")
+            let runc = try await Self.runc(s, "kill", id, "0")
+            #expect(berth.status == 0 && runc.status == 0, "berth: \(berth) runc: \(runc)")
+            #expect(try await s.berth("state", id).stdout.contains("\"running\""))
+            #expect(try await s.berth("kill", "--all", id, "0").succeeded)
+            #expect(try await s.berth("state", id).stdout.contains("\"running\""))
+            try await Self.deleteBoth(s, id)
         }
     }
 

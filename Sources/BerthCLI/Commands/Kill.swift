@@ -4,7 +4,8 @@ import Glibc
 import Linux
 import Runtime
 
-/// `berth kill [--all] ID [SIGNAL]`; the signal defaults to SIGTERM.
+/// `berth kill [--all] ID [SIGNAL]`; the signal defaults to SIGTERM. Signal 0, as in runc, only
+/// checks that the container runs: the kernel checks the process and sends nothing.
 enum KillCommand {
     static let flags: [Flag] = [.boolean("a", "all", summary: "signal every process of the container, not only its init")]
 
@@ -14,7 +15,7 @@ enum KillCommand {
         }
         var signal = SIGTERM
         if parsed.positionals.count == 2 {
-            guard let number = Signal.number(parsed.positionals[1]) else {
+            guard let number = parsed.positionals[1] == "0" ? 0 : Signal.number(parsed.positionals[1]) else {
                 throw BerthError(.invalidArgument, "kill: unknown signal \"\(parsed.positionals[1])\"")
             }
             signal = number
