@@ -72,6 +72,30 @@ public struct Process: Codable, Sendable, Equatable {
     }
 }
 
+extension Process {
+    /// As the synthesized decoder, except that a missing `user` is uid 0, gid 0: runc's Go
+    /// decoder leaves it zero, and engines write process.json files without it.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(terminal: try c.decodeIfPresent(Bool.self, forKey: .terminal),
+                  consoleSize: try c.decodeIfPresent(ConsoleSize.self, forKey: .consoleSize),
+                  user: try c.decodeIfPresent(User.self, forKey: .user) ?? User(),
+                  args: try c.decode([String].self, forKey: .args),
+                  commandLine: try c.decodeIfPresent(String.self, forKey: .commandLine),
+                  env: try c.decodeIfPresent([String].self, forKey: .env),
+                  cwd: try c.decode(String.self, forKey: .cwd),
+                  capabilities: try c.decodeIfPresent(LinuxCapabilities.self, forKey: .capabilities),
+                  rlimits: try c.decodeIfPresent([POSIXRlimit].self, forKey: .rlimits),
+                  noNewPrivileges: try c.decodeIfPresent(Bool.self, forKey: .noNewPrivileges),
+                  apparmorProfile: try c.decodeIfPresent(String.self, forKey: .apparmorProfile),
+                  oomScoreAdj: try c.decodeIfPresent(Int.self, forKey: .oomScoreAdj),
+                  scheduler: try c.decodeIfPresent(Scheduler.self, forKey: .scheduler),
+                  selinuxLabel: try c.decodeIfPresent(String.self, forKey: .selinuxLabel),
+                  ioPriority: try c.decodeIfPresent(IOPriority.self, forKey: .ioPriority),
+                  execCPUAffinity: try c.decodeIfPresent(CPUAffinity.self, forKey: .execCPUAffinity))
+    }
+}
+
 /// Console dimensions in characters.
 public struct ConsoleSize: Codable, Sendable, Equatable {
     public var height: UInt
@@ -105,6 +129,18 @@ public struct User: Codable, Sendable, Equatable {
         self.umask = umask
         self.additionalGids = additionalGids
         self.username = username
+    }
+}
+
+extension User {
+    /// A missing `uid` or `gid` is 0, as in runc (Go's zero value): `"user": {"uid": 1000}` runs
+    /// as 1000:0.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(uid: try c.decodeIfPresent(UInt32.self, forKey: .uid) ?? 0, gid: try c.decodeIfPresent(UInt32.self, forKey: .gid) ?? 0,
+                  umask: try c.decodeIfPresent(UInt32.self, forKey: .umask),
+                  additionalGids: try c.decodeIfPresent([UInt32].self, forKey: .additionalGids),
+                  username: try c.decodeIfPresent(String.self, forKey: .username))
     }
 }
 

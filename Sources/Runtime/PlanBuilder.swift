@@ -205,12 +205,27 @@ extension LaunchPlan {
         if let adjust = process.oomScoreAdj, adjust < -1000 || adjust > 1000 {
             throw BerthError(.invalidConfig, "\(label).oomScoreAdj: \(adjust) is outside -1000...1000")
         }
-        return ProcessPlan(arguments: args, environment: process.env ?? [], cwd: process.cwd,
+        return ProcessPlan(arguments: args, environment: LaunchPlan.lastValueWins(process.env ?? []), cwd: process.cwd,
                            uid: process.user.uid, gid: process.user.gid, additionalGids: process.user.additionalGids ?? [],
                            umask: process.user.umask, capabilities: capabilities, rlimits: rlimits,
                            noNewPrivileges: process.noNewPrivileges ?? false, oomScoreAdj: process.oomScoreAdj,
                            terminal: process.terminal ?? false,
                            consoleSize: process.consoleSize.map { (UInt16(clamping: $0.height), UInt16(clamping: $0.width)) })
+    }
+
+    /// One entry per key: the key keeps the place of its first entry and takes the value of its
+    /// last, as runc's environment does (Go's os.Setenv replaces a key in place).
+    static func lastValueWins(_ environment: [String]) -> [String] {
+        var result: [String] = []
+        var position: [Substring: Int] = [:]
+        for variable in environment {
+            let key = variable[..<(variable.firstIndex(of: "=") ?? variable.endIndex)]
+            if let index = position[key] { result[index] = variable } else {
+                position[key] = result.count
+                result.append(variable)
+            }
+        }
+        return result
     }
 
     /// The five sets as numbers. A well-formed name berth does not know (a newer kernel's) is

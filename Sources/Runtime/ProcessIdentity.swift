@@ -24,6 +24,13 @@ struct ProcessIdentity<Kernel: KernelCalls> {
         if !process.noNewPrivileges { try loadSeccomp() }
         // The bounding set can only shrink while we still hold CAP_SETPCAP, so before setuid.
         if let caps = process.capabilities { try kernel.limitBoundingSet(to: caps.bounding) }
+        // The working directory is entered while still root, as runc does: a user may run in a
+        // directory it could not enter itself (`exec --user 1000 --cwd /root`). Where root is
+        // refused (a root-squashed network mount), the user tries after the switch.
+        var enteredAsRoot = true
+        do { try kernel.changeDirectory(process.cwd, describing: process.cwd) } catch where error.errno == EACCES || error.errno == EPERM {
+            enteredAsRoot = false
+        }
         // Keep the permitted set across setuid; the configured sets are applied right after.
         try kernel.prctl(Prctl.setKeepCapabilities, 1, describing: "PR_SET_KEEPCAPS")
         try kernel.setGroups(process.additionalGids)
@@ -35,7 +42,7 @@ struct ProcessIdentity<Kernel: KernelCalls> {
         // have set to 1: clear it again, berth's image stays mapped until execve (CVE-2019-5736).
         try kernel.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
         kernel.setUmask(mode_t(process.umask ?? 0o022))
-        try kernel.changeDirectory(process.cwd, describing: process.cwd)
+        if !enteredAsRoot { try kernel.changeDirectory(process.cwd, describing: process.cwd) }
         // A cwd reached through a leaked descriptor would lie outside the root (CVE-2024-21626).
         guard let cwd = kernel.currentDirectory(), cwd.hasPrefix("/") else {
             throw BerthError(.system, "process.cwd: \(ErrorText.short(process.cwd)) is outside the container's root")

@@ -159,6 +159,15 @@ import Testing
                 == #"hooks.prestart[1]: missing required field "path""#)
     }
 
+    /// Go's decoder leaves a missing uid, gid or user zero, and runc runs such a process as it.
+    @Test func aMissingUserOrGidIsZeroAsInRunc() throws {
+        let withoutGid = try decodeJSON(Process.self, from: #"{"args": ["sh"], "cwd": "/", "user": {"uid": 1000}}"#)
+        #expect(withoutGid.user == User(uid: 1000, gid: 0))
+        let withoutUser = try decodeJSON(Process.self, from: #"{"args": ["sh"], "cwd": "/"}"#)
+        #expect(withoutUser.user == User(uid: 0, gid: 0))
+        #expect(try errorAfterEdit(#""uid": 1,"#, #""uid": "1","#) == "process.user.uid: expected unsigned integer, found string")
+    }
+
     @Test func negativeUIDIsOutOfRange() throws {
         #expect(try errorAfterEdit(#""uid": 1,"#, #""uid": -1,"#) == "process.user.uid: value -1 out of range for uint32")
         #expect(try errorAfterEdit(#""hostID": 1000,"#, #""hostID": 4294967296,"#)

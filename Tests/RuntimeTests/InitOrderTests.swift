@@ -64,9 +64,9 @@ import Testing
         let steps: [(String, [String])] = [
             ("prctl", ["PR_SET_PDEATHSIG", "9"]), ("umask", ["0"]), ("mount", ["/", "rec,slave"]), ("pivot_root", []),
             ("write", ["/proc/sys/net/ipv4/ip_forward", "1"]), ("move_mount", []), ("mount_setattr", []), ("setrlimit", ["RLIMIT_NOFILE"]),
-            ("prctl", ["PR_SET_PDEATHSIG", "0"]), ("write", ["exec.fifo", "0"]), ("prctl", ["PR_CAPBSET_DROP"]), ("prctl", ["PR_SET_KEEPCAPS", "1"]),
+            ("prctl", ["PR_SET_PDEATHSIG", "0"]), ("write", ["exec.fifo", "0"]), ("prctl", ["PR_CAPBSET_DROP"]), ("chdir", ["/"]), ("prctl", ["PR_SET_KEEPCAPS", "1"]),
             ("setgroups", []), ("setresgid", ["0"]), ("setresuid", ["0"]), ("prctl", ["PR_SET_KEEPCAPS", "0"]), ("capset", []),
-            ("prctl", ["PR_SET_DUMPABLE", "0"]), ("umask", ["22"]), ("chdir", ["/"]), ("prctl", ["PR_SET_NO_NEW_PRIVS", "1"]), ("seccomp", []),
+            ("prctl", ["PR_SET_DUMPABLE", "0"]), ("umask", ["22"]), ("prctl", ["PR_SET_NO_NEW_PRIVS", "1"]), ("seccomp", []),
             ("close_range", ["CLOSE_RANGE_CLOEXEC"]), ("execve", []),
         ]
         var position = -1
@@ -239,6 +239,25 @@ import Testing
         let error = try Self.run(plan, kernel)
         #expect(error.description == "process.cwd: / is outside the container's root")
         #expect(kernel.index(of: "execve") == nil)
+    }
+
+    @Test func theWorkingDirectoryIsEnteredBeforeTheUserSwitchAndAfterItWhenRootIsRefused() throws {
+        let fixture = try PlanFixture()
+        let plan = try RootfsSetupTests.plan(fixture) { spec in
+            spec.process?.cwd = "/work"
+            spec.process?.user = User(uid: 1000, gid: 1000)
+        }
+        let calls = try Self.calls(plan)
+        let entered = try #require(Self.firstIndex(calls, "chdir", "/work"))
+        let setuid = try #require(Self.firstIndex(calls, "setresuid", "1000"))
+        #expect(entered < setuid && calls.filter { $0 == KernelCall("chdir", ["/work"]) }.count == 1)
+
+        let squashed = Self.kernel()
+        squashed.fail("chdir", at: "/work", errno: EACCES, times: 1)
+        let retried = try Self.calls(plan, squashed)
+        let second = try #require(Self.lastIndex(retried, "chdir", "/work"))
+        #expect(retried.filter { $0 == KernelCall("chdir", ["/work"]) }.count == 2)
+        #expect(try #require(Self.firstIndex(retried, "setresuid", "1000")) < second)
     }
 
     @Test func aFilterTheKernelRefusesIsReportedAsSeccompsAndStopsTheExec() throws {

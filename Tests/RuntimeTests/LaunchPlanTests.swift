@@ -80,6 +80,14 @@ struct RefusedConfig: Sendable, CustomTestStringConvertible {
         #expect(!plan.hooks.beforePivot)
     }
 
+    @Test func aRepeatedEnvironmentKeyKeepsItsFirstPlaceAndTakesItsLastValue() throws {
+        let fixture = try PlanFixture()
+        var spec = fixture.spec()
+        spec.process?.env = ["A=1", "B=x", "A=2", "C=", "B=y=z"]
+        let plan = try fixture.plan(spec)
+        #expect(plan.process.environment == ["A=2", "B=y=z", "C="])
+    }
+
     @Test func cgroupsPathIsNormalizedRelativeToTheCgroupRoot() throws {
         let fixture = try PlanFixture()
         var spec = fixture.spec()

@@ -31,7 +31,14 @@ enum ExecCommand {
         var process: OCI.Process
         if let path = parsed.value("process") {
             let bytes = try Files.read(try absolutePath(path))
-            do { process = try decodeJSON(OCI.Process.self, from: bytes) } catch { throw BerthError(.invalidConfig, "\(path): \(error)") }
+            let document: JSONValue
+            do {
+                document = try JSONValue.parse(bytes)
+                process = try decodeJSON(OCI.Process.self, from: document)
+            } catch { throw BerthError(.invalidConfig, "\(path): \(error)") }
+            // Without `user` the process runs as the container's user, never as root by omission
+            // (runc 1.1.5 runs it as 0:0).
+            if document["user"] == nil { process.user = try Exec.baseProcess(store: store, id: id).user }
         } else {
             let command = Array(parsed.positionals.dropFirst())
             guard !command.isEmpty else { throw BerthError(.invalidArgument, "exec: expects a command after the container id, or --process") }
