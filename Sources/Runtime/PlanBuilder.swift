@@ -142,9 +142,8 @@ extension LaunchPlan {
         if isBind {
             guard let given = source, !given.isEmpty else { throw BerthError(.invalidConfig, "\(label).source: a bind mount needs a source") }
             // Relative bind sources are relative to the bundle, as in runc.
-            let absolute = PathRules.absolute(given, relativeTo: bundle)
-            guard Files.exists(absolute) else { throw BerthError(.invalidConfig, "\(label).source: \(absolute) does not exist") }
-            source = absolute
+            // Whether it exists is checked when it is mounted: an earlier mount may make it.
+            source = PathRules.absolute(given, relativeTo: bundle)
             // The kernel ignores a bind mount's data: an option word berth does not know would
             // be dropped silently (as `rro` was).
             if let word = parsed.data.first {

@@ -40,7 +40,8 @@ struct RootfsSetup<Kernel: KernelCalls> {
         rootfs = root
         for step in plan.mounts {
             if !step.isBind, step.type == "proc" || step.type == "sysfs" { try checkOrdinaryDirectory(step, in: root) }
-            do { try mount(step, in: root) } catch { throw error.prefixed(step.label) }
+            let directory = try bindSourceIsDirectory(step)
+            do { try mount(step, directory: directory, in: root) } catch { throw error.prefixed(step.label) }
         }
         try makeDevices(in: root)
         try makeDevLinks(in: root)
@@ -58,14 +59,26 @@ struct RootfsSetup<Kernel: KernelCalls> {
         } catch {}
     }
 
-    private func mount(_ step: LaunchPlan.MountStep, in root: Rootfs<Kernel>) throws(BerthError) {
-        var directory = true
-        if step.isBind, let source = step.source {
-            directory = (try kernel.status(of: source, followingLinks: true).st_mode & S_IFMT) == S_IFDIR
+    /// Whether a bind mount's source is a directory. Checked now, not in the plan: an earlier
+    /// mount of the same config may have made it, as runc allows.
+    private func bindSourceIsDirectory(_ step: LaunchPlan.MountStep) throws(BerthError) -> Bool {
+        guard step.isBind, let source = step.source else { return true }
+        do { return (try kernel.status(of: source, followingLinks: true).st_mode & S_IFMT) == S_IFDIR } catch where error.errno == ENOENT {
+            throw BerthError(.invalidConfig, "\(step.label).source: \(source) does not exist")
+        } catch { throw error.prefixed(step.label) }
+    }
+
+    private func mount(_ step: LaunchPlan.MountStep, directory: Bool, in root: Rootfs<Kernel>) throws(BerthError) {
+        var options = step.options
+        // A tmpfs without mode= takes the mode of the directory it covers, as in runc (a 0710
+        // directory stays 0710, where the kernel's default is 1777); read before it is covered.
+        if step.type == "tmpfs", !options.data.contains(where: { $0.hasPrefix("mode=") }), let mode = try existingDirectoryMode(step.destination, in: root) {
+            options.data.append("mode=0" + String(mode, radix: 8))
         }
+        // /dev is made read-only only once its devices, links and submounts are in place (finish()).
+        if isReadOnlyDevTmpfs(step) { options.flags.remove(.readOnly) }
         let target = try root.openOrCreate(step.destination, directory: directory)
         defer { kernel.close(target) }
-        var options = step.options
         if step.isBind {
             try kernel.mount(source: step.source ?? "", target: target.procPath, type: nil,
                              flags: options.flags.intersection([.bind, .recursive]), data: nil, describing: step.destination)
@@ -108,6 +121,21 @@ struct RootfsSetup<Kernel: KernelCalls> {
         if options.recursiveSet != [] || options.recursiveClear != [] {
             try kernel.setAttributes(mounted, options.recursiveSet, clearing: options.recursiveClear, recursive: true, describing: step.destination)
         }
+    }
+
+    /// The permission bits of the directory at `path` in the rootfs, or nil when there is none.
+    private func existingDirectoryMode(_ path: String, in root: Rootfs<Kernel>) throws(BerthError) -> mode_t? {
+        let existing: FileDescriptor
+        do { existing = try root.open(path) } catch where error.errno == ENOENT || error.errno == ENOTDIR { return nil }
+        defer { kernel.close(existing) }
+        let info = try kernel.status(of: existing, describing: path)
+        return (info.st_mode & S_IFMT) == S_IFDIR ? info.st_mode & 0o7777 : nil
+    }
+
+    /// A read-only tmpfs on /dev: mounted writable, made read-only last, as runc does, so that
+    /// its device nodes, links and /dev/pts can still be made.
+    private func isReadOnlyDevTmpfs(_ step: LaunchPlan.MountStep) -> Bool {
+        step.destination == "/dev" && !step.isBind && step.options.isReadOnly
     }
 
     /// proc and sysfs go on a real directory only: on a link, the masks and read-only paths
@@ -229,12 +257,20 @@ struct RootfsSetup<Kernel: KernelCalls> {
         defer { root.close() }
         var devNull: FileDescriptor?
         defer { if let devNull { kernel.close(devNull) } }
-        for (index, path) in plan.maskedPaths.enumerated() {
+        // Every masked directory shows one empty read-only tmpfs: the first is made, the others
+        // get clones of its mount. A path listed twice is masked once.
+        var firstMaskedDirectory: FileDescriptor?
+        defer { if let firstMaskedDirectory { kernel.close(firstMaskedDirectory) } }
+        var masked: Set<String> = []
+        for (index, path) in plan.maskedPaths.enumerated() where masked.insert(path).inserted {
             let label = "linux.maskedPaths[\(index)] \(path)"
             guard let target = try openIfPresent(path, in: root, label: label) else { continue }
             defer { kernel.close(target) }
             let tree: FileDescriptor
-            if (try kernel.status(of: target, describing: label).st_mode & S_IFMT) == S_IFDIR {
+            let isDirectory = (try kernel.status(of: target, describing: label).st_mode & S_IFMT) == S_IFDIR
+            if isDirectory, let firstMaskedDirectory {
+                tree = try kernel.cloneTree(of: firstMaskedDirectory, recursive: false, describing: label)
+            } else if isDirectory {
                 tree = try kernel.detachedTmpfs([.readOnly, .noSuid, .noDev, .noExec], describing: label)
             } else {
                 let null: FileDescriptor
@@ -244,6 +280,8 @@ struct RootfsSetup<Kernel: KernelCalls> {
             }
             defer { kernel.close(tree) }
             try kernel.moveMount(tree, onto: target, describing: label)
+            // Opened again, the path names the tmpfs's mount now.
+            if isDirectory && firstMaskedDirectory == nil { firstMaskedDirectory = try root.open(path) }
         }
         for (index, path) in plan.readonlyPaths.enumerated() {
             let label = "linux.readonlyPaths[\(index)] \(path)"
@@ -281,6 +319,13 @@ struct RootfsSetup<Kernel: KernelCalls> {
     }
 
     func finish() throws(BerthError) {
+        if let step = plan.mounts.last(where: isReadOnlyDevTmpfs) {
+            let root = try Rootfs(path: "/", kernel: kernel)
+            defer { root.close() }
+            let dev = try root.open("/dev")
+            defer { kernel.close(dev) }
+            do { try kernel.setAttributes(dev, [.readOnly], recursive: false, describing: "/dev") } catch { throw error.prefixed(step.label) }
+        }
         if plan.rootReadonly {
             try kernel.remountReadOnly(target: "/", describing: "root.readonly")
         }

@@ -168,6 +168,67 @@ import Testing
         #expect(kernel.calls[cloned + 1] == KernelCall("move_mount", ["tree of /dev/null", "/proc/kcore"]))
     }
 
+    @Test func aPathMaskedTwiceIsMaskedOnceAndMaskedDirectoriesShareOneTmpfs() throws {
+        let (plan, kernel) = try Self.planAndKernel { spec in
+            spec.linux?.maskedPaths = ["/proc/acpi", "/proc/kcore", "/sys/firmware", "/proc/kcore", "/proc/acpi"]
+            spec.linux?.readonlyPaths = []
+        }
+        kernel.files["/proc/kcore"] = .regular
+        try Self.setUp(plan, kernel)
+        #expect(kernel.calls("fsmount").count == 1)
+        let moves = kernel.calls("move_mount").map { $0.arguments[1] }
+        #expect(moves == ["/proc/acpi", "/proc/kcore", "/sys/firmware"])
+        let clone = try #require(kernel.index(of: "open_tree", "/proc/acpi", "OPEN_TREE_CLONE"))
+        #expect(kernel.calls[clone + 1] == KernelCall("move_mount", ["tree of /proc/acpi", "/sys/firmware"]))
+        #expect(kernel.index(of: "open_tree", "/proc/acpi", "AT_RECURSIVE") == nil, "the clone takes the tmpfs alone")
+    }
+
+    /// runc keeps the mode of the directory a tmpfs covers when no mode= is given (0710 stays
+    /// 0710, where the kernel would make it 1777); a mode= given, or a directory made for the
+    /// mount, is left to the kernel.
+    @Test func aTmpfsWithoutModeTakesTheModeOfTheDirectoryItCovers() throws {
+        let (plan, kernel) = try Self.planAndKernel { spec in
+            spec.mounts?.append(Mount(destination: "/covered", type: "tmpfs", source: "tmpfs", options: ["nosuid"]))
+            spec.mounts?.append(Mount(destination: "/given", type: "tmpfs", source: "tmpfs", options: ["mode=1777"]))
+            spec.mounts?.append(Mount(destination: "/made", type: "tmpfs", source: "tmpfs"))
+        }
+        kernel.files[plan.rootfs + "/made"] = .missing
+        try Self.setUp(plan, kernel)
+        let data = { (destination: String) in kernel.calls("mount").first { $0.arguments[1] == plan.rootfs + destination }?.arguments.last }
+        #expect(data("/covered") == "mode=0755")
+        #expect(data("/given") == "mode=1777")
+        #expect(data("/made") == "")
+    }
+
+    /// A read-only /dev is mounted writable, filled, and made read-only after pivot_root, as runc
+    /// does: its device nodes, links and /dev/pts are there.
+    @Test func aReadOnlyDevTmpfsIsMadeReadOnlyOnceItsDevicesAreThere() throws {
+        let (plan, kernel) = try Self.planAndKernel { spec in
+            spec.mounts?[1].options?.append("ro")
+        }
+        #expect(plan.mounts[1].destination == "/dev" && plan.mounts[1].options.isReadOnly)
+        try Self.setUp(plan, kernel)
+        let dev = try #require(kernel.calls("mount").first { $0.arguments[1] == plan.rootfs + "/dev" })
+        #expect(!dev.arguments[3].split(separator: ",").contains("ro"), "\(dev)")
+        let pts = try #require(kernel.index(of: "mount", plan.rootfs + "/dev/pts"))
+        let null = try #require(kernel.index(of: "mknod", plan.rootfs + "/dev/null"))
+        let pivot = try #require(kernel.index(of: "pivot_root"))
+        let readOnly = try #require(kernel.index(of: "mount_setattr", "/dev", "set=ro"))
+        #expect(pts < readOnly && null < readOnly && pivot < readOnly)
+    }
+
+    /// A bind source is looked for when its mount is made, so that one an earlier mount makes
+    /// is found, as in runc; a missing one fails there, naming its config path.
+    @Test func aBindSourceIsCheckedWhenItIsMounted() throws {
+        let (plan, kernel) = try Self.planAndKernel { spec in
+            spec.mounts?.append(Mount(destination: "/data", type: "bind", source: "/no/such/dir", options: ["rbind"]))
+        }
+        kernel.files["/no/such/dir"] = .missing
+        let error = try #require(throws: BerthError.self) { try Self.setUp(plan, kernel) }
+        #expect(error.message == "mounts[7].source: /no/such/dir does not exist")
+        #expect(kernel.calls("mount").last?.arguments[1] != plan.rootfs + "/data")
+    }
+
     @Test func aNullDeviceThatIsNotOneMasksNothing() throws {
         let (plan, kernel) = try Self.planAndKernel { $0.linux?.maskedPaths = ["/proc/kcore"] }
         kernel.files["/proc/kcore"] = .regular

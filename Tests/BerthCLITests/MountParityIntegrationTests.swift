@@ -1,0 +1,81 @@
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// Mount details where berth did what runc 1.1.5 does not, measured on the same `runc spec`
+/// bundle (docs/engines.md, the compatibility table). Fixtures go in a copy of the busybox
+/// rootfs. Runs on the host and in the VM.
+@Suite(.timeLimit(.minutes(5)))
+struct MountParityIntegrationTests {
+    /// runc: a tmpfs without mode= over a 0710 directory is 0710; mode= is the kernel's.
+    @Test func aTmpfsWithoutModeKeepsTheModeOfTheDirectoryItCovers() async throws {
+        try await withBerthSandbox { s in
+            let rootfs = try await copyRootfs(s)
+            try FileManager.default.createDirectory(atPath: rootfs + "/covered", withIntermediateDirectories: false)
+            #expect(chmod(rootfs + "/covered", 0o710) == 0)
+            let bundle = try await s.foreignBundle(.runc, ["stat", "-c", "%a", "/covered", "/given"]) {
+                $0["root.path"] = rootfs
+                $0.addMount(destination: "/covered", type: "tmpfs", source: "tmpfs", options: ["nosuid"])
+                $0.addMount(destination: "/given", type: "tmpfs", source: "tmpfs", options: ["mode=1777"])
+            }
+            let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(run.status == 0 && run.lines == ["710", "1777"], "\(run)")
+        }
+    }
+
+    /// runc: a read-only tmpfs on /dev still has its device nodes, links and /dev/pts, and is
+    /// read-only to the process.
+    @Test func aReadOnlyDevTmpfsStillGetsItsDevicesAndDevpts() async throws {
+        try await withBerthSandbox { s in
+            let script = "ls /dev/null /dev/zero /dev/pts/ptmx /dev/stdout >/dev/null && echo devices; touch /dev/x 2>/dev/null || echo read-only"
+            let bundle = try await s.foreignBundle(.runc, ["sh", "-c", script]) {
+                $0["mounts.1.options"] = ($0["mounts.1.options"] as? [String] ?? []) + ["ro"]
+            }
+            let config = try bundle.config()
+            try #require(config["mounts.1.destination"] as? String == "/dev")
+            let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(run.status == 0 && run.lines == ["devices", "read-only"], "\(run)")
+        }
+    }
+
+    /// runc: a bind source that an earlier mount of the config makes is accepted (it is looked
+    /// for when its mount is made); a missing one still fails, by its config path.
+    @Test func aBindSourceMadeByAnEarlierMountIsAccepted() async throws {
+        try await withBerthSandbox { s in
+            let scratch = s.directory.path + "/scratch"
+            try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: false)
+            let rootfs = try await copyRootfs(s)
+            let bundle = try await s.foreignBundle(.runc, ["sh", "-c", "test -d /alias && echo bound"]) {
+                $0["root.path"] = rootfs
+                $0.addMount(destination: "/scratch", type: "bind", source: scratch, options: ["rbind"])
+                $0.addMount(destination: "/scratch/made", type: "tmpfs", source: "tmpfs", options: [])
+                $0.addMount(destination: "/alias", type: "bind", source: scratch + "/made", options: ["rbind"])
+            }
+            let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(run.status == 0 && run.stdout == "bound\n", "\(run)")
+
+            var config = try bundle.config()
+            config["mounts.\((config["mounts"] as? [Any] ?? []).count - 1).source"] = scratch + "/missing"
+            try bundle.save(config)
+            let missing = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(missing.status != 0 && missing.errorLine.hasSuffix("].source: \(scratch)/missing does not exist"), "\(missing)")
+        }
+    }
+
+    /// A path masked twice is masked once, and masked directories show one read-only tmpfs
+    /// (runc 1.1.5 stacks a mount per entry and makes a tmpfs per directory).
+    @Test func aPathMaskedTwiceIsMaskedOnceAndDirectoriesShareOneTmpfs() async throws {
+        try await withBerthSandbox { s in
+            let bundle = try await s.foreignBundle(.runc, ["cat", "/proc/self/mountinfo"]) {
+                $0["linux.maskedPaths"] = ["/sys/firmware", "/sys/kernel", "/sys/firmware", "/sys/kernel"]
+            }
+            let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            try #require(run.status == 0, "\(run)")
+            // mountinfo: ID PARENT MAJOR:MINOR ROOT MOUNTPOINT ...
+            let masks = run.lines.map { $0.split(separator: " ").map(String.init) }.filter { $0.count > 4 && ["/sys/firmware", "/sys/kernel"].contains($0[4]) }
+            #expect(masks.map { $0[4] } == ["/sys/firmware", "/sys/kernel"], "\(run)")
+            #expect(Set(masks.map { $0[2] }).count == 1, "one tmpfs: \(masks)")
+        }
+    }
+}
