@@ -97,7 +97,10 @@ public struct Launcher {
         // The seccomp agent's socket is on the host: connected now, used by the init after pivot.
         var agent: FileDescriptor?
         if plan.seccomp?.needsListener == true, let path = plan.seccompListenerPath {
-            agent = FileDescriptor(rawValue: try sys("connect", "linux.seccomp.listenerPath \(path)") { berth_connect_unix(path) })
+            // runc's words, which engines and agents' docs quote.
+            do { agent = FileDescriptor(rawValue: try sys("connect", path) { berth_connect_unix(path) }) } catch {
+                throw BerthError(.system, "failed to connect with seccomp agent specified in the seccomp profile: dial unix \(path): connect", errno: error.errno)
+            }
         }
         defer { agent?.close() }
 

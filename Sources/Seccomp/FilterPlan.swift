@@ -64,7 +64,14 @@ struct FilterPlan {
             let action = try SeccompProgram.filterReturn(syscall.action, errnoRet: syscall.errnoRet,
                                                          actionPath: "\(path).action",
                                                          errnoPath: "\(path).errnoRet", kernel: kernel)
-            if syscall.action == .notify, notifyPath == nil { notifyPath = "\(path).action" }
+            if syscall.action == .notify {
+                // The init hands the listener over with sendmsg and berth reports through write:
+                // a notified write would wait for an agent that waits for the init. runc's words.
+                if let j = syscall.names.firstIndex(of: "write") {
+                    throw BerthError(.invalidConfig, path: "\(path).names[\(j)]", "SCMP_ACT_NOTIFY cannot be used for the write syscall")
+                }
+                if notifyPath == nil { notifyPath = "\(path).action" }
+            }
             var conditions: [scmp_arg_cmp] = []
             var seen: Set<UInt> = []
             var repeated = false

@@ -63,4 +63,25 @@ struct SeccompNotifyIntegrationTests {
             #expect(create.errorLine.contains("linux.seccomp"), "\(create)")
         }
     }
+
+    /// runc's words for an agent that is not there, and for a notified write; nothing is left.
+    @Test func aMissingAgentAndANotifiedWriteFailInRuncsWords() async throws {
+        try await withBerthSandbox { s in
+            let socketPath = s.directory.path + "/no-agent.sock"
+            let bundle = try await s.foreignBundle(.runc, ["true"]) {
+                $0["linux.seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": socketPath,
+                                       "syscalls": [["names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"]]]
+            }
+            let missing = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(missing.status != 0, "\(missing)")
+            #expect(missing.errorLine == "berth: failed to connect with seccomp agent specified in the seccomp profile: dial unix \(socketPath): connect: no such file or directory",
+                    "\(missing)")
+            var config = try bundle.config()
+            config["linux.seccomp.syscalls.0.names"] = ["mkdir", "write"]
+            try bundle.save(config)
+            let write = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(write.status != 0 && write.errorLine.hasSuffix("linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot be used for the write syscall"),
+                    "\(write)")
+        }
+    }
 }

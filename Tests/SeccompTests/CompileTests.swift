@@ -89,6 +89,16 @@ private func seccompError(_ body: () throws -> Void) -> BerthError? {
         #expect(error?.description.contains("linux.seccomp.syscalls[0].action") == true)
     }
 
+    /// runc refuses it the same way: the agent could be waiting for the very write it holds.
+    @Test func notifyOnWriteIsRejectedInRuncsWords() {
+        let error = seccompError {
+            _ = try SeccompProgram.compile(LinuxSeccomp(defaultAction: .allow, listenerPath: "/x",
+                                                        syscalls: [LinuxSyscall(names: ["read", "write"], action: .notify)]), kernel: .everything)
+        }
+        #expect(error?.code == .invalidConfig)
+        #expect(error?.description == "linux.seccomp.syscalls[0].names[1]: SCMP_ACT_NOTIFY cannot be used for the write syscall")
+    }
+
     @Test func notifyAsDefaultActionIsRejected() {
         let error = seccompError {
             _ = try SeccompProgram.compile(LinuxSeccomp(defaultAction: .notify, listenerPath: "/x"), kernel: .everything)
