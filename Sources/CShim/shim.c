@@ -348,3 +348,37 @@ int berth_bpf_program_info(int program, uint32_t *id, char name[16]) {
     name[15] = 0;
     return 0;
 }
+
+/// struct sched_attr of linux/sched/types.h at its first size (SCHED_ATTR_SIZE_VER0, 48 bytes):
+/// the utilization clamps that follow it in later kernels are not set by berth.
+struct berth_sched_attr {
+    uint32_t size, policy;
+    uint64_t flags;
+    int32_t nice;
+    uint32_t priority;
+    uint64_t runtime, deadline, period;
+};
+
+int berth_sched_setattr(uint32_t policy, uint64_t flags, int32_t nice, uint32_t priority,
+                        uint64_t runtime, uint64_t deadline, uint64_t period) {
+    struct berth_sched_attr attr = {sizeof(attr), policy, flags, nice, priority, runtime, deadline, period};
+    return (int)syscall(SYS_sched_setattr, 0, &attr, 0);
+}
+
+int berth_ioprio_set_self(int value) {
+    // IOPRIO_WHO_PROCESS is 1; who 0 is the calling thread.
+    return (int)syscall(SYS_ioprio_set, 1, 0, value);
+}
+
+int berth_personality(unsigned long persona) {
+    return (int)syscall(SYS_personality, persona);
+}
+
+int berth_sched_setaffinity(const unsigned long *mask, unsigned long words) {
+    return (int)syscall(SYS_sched_setaffinity, 0, words * sizeof(unsigned long), mask);
+}
+
+int berth_sched_getaffinity(unsigned long *mask, unsigned long words) {
+    long result = syscall(SYS_sched_getaffinity, 0, words * sizeof(unsigned long), mask);
+    return result < 0 ? -1 : (int)result;
+}

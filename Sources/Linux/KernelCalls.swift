@@ -114,6 +114,15 @@ public protocol KernelCalls {
     func setResourceLimit(_ resource: Int32, soft: UInt64, hard: UInt64, name: String) throws(BerthError)
     /// set_mempolicy(2) for the calling thread.
     func setMemoryPolicy(mode: Int32, nodeMask: [UInt]) throws(BerthError)
+    /// sched_setattr(2) of the calling thread.
+    func setScheduler(_ attributes: SchedulerAttributes) throws(BerthError)
+    /// ioprio_set(2) of the calling thread (IOPRIO_WHO_PROCESS): `value` is class << 13 | level.
+    func setIOPriority(_ value: Int32) throws(BerthError)
+    /// personality(2).
+    func setPersonality(_ persona: UInt) throws(BerthError)
+    /// sched_setaffinity(2) of the calling thread; bit N of `mask` is CPU N. `name` is what a
+    /// message calls the mask.
+    func setCPUAffinity(_ mask: [UInt], describing name: String?) throws(BerthError)
     /// execve(2). Returns only when it fails, with the error.
     func exec(path: String, arguments: [String], environment: [String]) -> BerthError
 

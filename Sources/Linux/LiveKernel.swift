@@ -194,6 +194,24 @@ public struct LiveKernel: KernelCalls, Sendable {
         try sys("set_mempolicy") { nodeMask.withUnsafeBufferPointer { berth_set_mempolicy(mode, $0.baseAddress, UInt(nodeMask.count * 64 + 1)) } }
     }
 
+    public func setScheduler(_ attributes: SchedulerAttributes) throws(BerthError) {
+        try sys("sched_setattr") {
+            berth_sched_setattr(attributes.policy, attributes.flags, attributes.nice, attributes.priority, attributes.runtime, attributes.deadline, attributes.period)
+        }
+    }
+
+    public func setIOPriority(_ value: Int32) throws(BerthError) {
+        try sys("ioprio_set") { berth_ioprio_set_self(value) }
+    }
+
+    public func setPersonality(_ persona: UInt) throws(BerthError) {
+        try sys("personality") { berth_personality(persona) }
+    }
+
+    public func setCPUAffinity(_ mask: [UInt], describing name: String?) throws(BerthError) {
+        try ThreadAffinity.set(mask, describing: name)
+    }
+
     public func exec(path: String, arguments: [String], environment: [String]) -> BerthError {
         // Never freed: execve replaces the address space, and a failure ends the process.
         Glibc.execve(path, ProcessControl.cStrings(arguments), ProcessControl.cStrings(environment))

@@ -31,6 +31,10 @@ struct ContainerInit<Kernel: KernelCalls> {
         // this line, the first receive below would read end of file and fail.
         try kernel.prctl(Prctl.setParentDeathSignal, UInt(SIGKILL), describing: "PR_SET_PDEATHSIG")
         closeInheritedDescriptors()
+        // `taskset -c 0 berth run` must not pin the container: every CPU its cgroup's cpuset
+        // allows, as runc resets it once the init is in the cgroup (here since clone3).
+        // Best effort, as in runc, where a failure is only a warning.
+        try? kernel.setCPUAffinity(ThreadAffinity.everyCPU, describing: nil)
         // Not dumpable since birth: the parent cleared the flag before clone (CVE-2019-5736).
         // Modes in the config are exact; the process's own umask is set just before exec.
         kernel.setUmask(0)
@@ -61,8 +65,9 @@ struct ContainerInit<Kernel: KernelCalls> {
         try rootfs.maskAndProtectPaths()
         try rootfs.finish()
         rootfs.close()
-        // The process inherits it across execve; set once the setup's own allocations are done.
-        try plan.memoryPolicy?.apply(kernel)
+        // Inherited across execve, as runc sets them: after the rootfs, before the identity. The
+        // memory policy once the setup's own allocations are done.
+        try ProcessAttributes(process: plan.process, personality: plan.personality, memoryPolicy: plan.memoryPolicy).apply(kernel)
         // After pivot_root: the pty comes from the container's own devpts.
         try console?.attach(kernel)
 

@@ -51,6 +51,7 @@ public struct Exec {
     /// Starts the process. Returns its pid and, for waiting in the foreground, a pidfd.
     public func start() throws(BerthError) -> (pid: pid_t, pidfd: FileDescriptor?) {
         let record: ContainerRecord
+        let container: Spec
         var process = self.process
         do {
             let lock = try store.lock(id)
@@ -61,19 +62,24 @@ public struct Exec {
                 throw BerthError(.invalidState, "container \"\(id)\" is \(status.rawValue): exec needs a running container")
             }
             record = loaded
+            container = try Exec.containerSpec(store: store, id: id)
             // A process.json without capabilities would otherwise keep every capability berth
-            // has, bounding set included, and without no_new_privs could gain more.
-            if process.capabilities == nil || process.noNewPrivileges == nil {
-                let base = try Exec.baseProcess(store: store, id: id)
+            // has, bounding set included, and without no_new_privs could gain more. The
+            // scheduler, I/O priority and exec affinity are the container's too, as in runc.
+            if let base = container.process {
                 process.capabilities = process.capabilities ?? base.capabilities
                 process.noNewPrivileges = process.noNewPrivileges ?? base.noNewPrivileges
+                process.scheduler = process.scheduler ?? base.scheduler
+                process.ioPriority = process.ioPriority ?? base.ioPriority
+                process.execCPUAffinity = process.execCPUAffinity ?? base.execCPUAffinity
             }
         }
         try LaunchPlan.refuseNULBytes(in: process, label: "process")
         let plan = try LaunchPlan.processPlan(process, label: "process")
+        let attributes = ProcessAttributes(process: plan, personality: LaunchPlan.personality(container.linux?.personality),
+                                           memoryPolicy: try container.linux?.memoryPolicy.map { (policy) throws(BerthError) in try LaunchPlan.MemoryPolicy(policy) })
         // The container's filter applies to every process in it, exec'd ones included.
-        let seccomp = try LaunchPlan.seccompProgram(try Exec.containerSpec(store: store, id: id).linux?.seccomp,
-                                                    cache: SeccompCache(stateRoot: store.root), allowListener: false)
+        let seccomp = try LaunchPlan.seccompProgram(container.linux?.seccomp, cache: SeccompCache(stateRoot: store.root), allowListener: false)
 
         var joins: [(kind: NamespaceKind, fd: FileDescriptor)] = []
         defer { for join in joins { join.fd.close() } }
@@ -115,6 +121,9 @@ public struct Exec {
         // descriptors are the host's (CVE-2019-5736): ptrace access, and with it
         // /proc/PID/exe, root, cwd and fd/, is refused to them. Its execve resets the flag.
         try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
+        // Inherited by the child, which is born in the container's cgroup: runc's "initial".
+        let ownAffinity = try plan.cpuAffinity.enterInitial()
+        defer { ownAffinity.map { try? ThreadAffinity.set($0) } }
         let (pid, pidfd) = try ProcessControl.clone(cgroup: cgroupFD)
         if pid == 0 {
             let kernel = LiveKernel()
@@ -137,6 +146,8 @@ public struct Exec {
                     try NamespaceKind.join(join.fd, kind: .user, path: "user")
                 }
                 for limit in plan.rlimits { try Rlimit.set(limit.resource, soft: limit.soft, hard: limit.hard, name: limit.name) }
+                try attributes.apply(kernel)
+                try plan.cpuAffinity.applyFinal(kernel)
                 if let output {
                     try output.duplicate(as: 1)
                     try output.duplicate(as: 2)

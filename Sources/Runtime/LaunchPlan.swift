@@ -58,6 +58,19 @@ public struct LaunchPlan: Sendable {
         /// process.terminal: the process gets a pty whose master goes to --console-socket.
         public var terminal: Bool
         public var consoleSize: (rows: UInt16, columns: UInt16)?
+        /// process.scheduler, checked; set by the init, and by exec for its process.
+        public var scheduler: SchedulerAttributes?
+        /// process.ioPriority as ioprio_set(2) takes it.
+        public var ioPriority: Int32?
+        /// process.execCPUAffinity; used by exec only (the runtime-spec: not for the init).
+        public var cpuAffinity = Affinity()
+
+        /// CPU masks (bit N is CPU N): `initial` before the process joins the container's
+        /// cgroup, `final` after it.
+        public struct Affinity: Sendable, Equatable {
+            public var initial: [UInt]?
+            public var final: [UInt]?
+        }
 
         /// PATH from the process environment, for looking up `arguments[0]`.
         public var searchPath: String? {
@@ -96,6 +109,8 @@ public struct LaunchPlan: Sendable {
     public var sysctls: [(name: String, value: String)]
     /// linux.memoryPolicy, checked; set by the init and inherited by the process.
     public var memoryPolicy: MemoryPolicy?
+    /// linux.personality as personality(2) takes it; set by the init and by exec.
+    public var personality: UInt?
     public var process: ProcessPlan
     public var hooks: HookSet
     /// Relative to the cgroup2 mount.

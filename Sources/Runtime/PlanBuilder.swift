@@ -83,6 +83,7 @@ extension LaunchPlan {
         }
 
         memoryPolicy = try linux.memoryPolicy.map { (policy) throws(BerthError) in try MemoryPolicy(policy) }
+        personality = LaunchPlan.personality(linux.personality)
 
         self.process = try LaunchPlan.processPlan(process, label: "process")
         hooks = try LaunchPlan.hookSet(spec.hooks)
@@ -209,7 +210,9 @@ extension LaunchPlan {
                            umask: process.user.umask, capabilities: capabilities, rlimits: rlimits,
                            noNewPrivileges: process.noNewPrivileges ?? false, oomScoreAdj: process.oomScoreAdj,
                            terminal: process.terminal ?? false,
-                           consoleSize: process.consoleSize.map { (UInt16(clamping: $0.height), UInt16(clamping: $0.width)) })
+                           consoleSize: process.consoleSize.map { (UInt16(clamping: $0.height), UInt16(clamping: $0.width)) },
+                           scheduler: try scheduler(process.scheduler, label: label), ioPriority: try ioPriority(process.ioPriority, label: label),
+                           cpuAffinity: try cpuAffinity(process.execCPUAffinity, label: label))
     }
 
     /// One entry per key: the key keeps the place of its first entry and takes the value of its

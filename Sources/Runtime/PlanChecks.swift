@@ -15,9 +15,6 @@ extension LaunchPlan {
         if let process = spec.process {
             if process.apparmorProfile?.isEmpty == false { try refuse("process.apparmorProfile", "AppArmor") }
             if process.selinuxLabel?.isEmpty == false { try refuse("process.selinuxLabel", "SELinux") }
-            if process.scheduler != nil { try refuse("process.scheduler", "a scheduler policy") }
-            if process.ioPriority != nil { try refuse("process.ioPriority", "an I/O priority") }
-            if process.execCPUAffinity != nil { try refuse("process.execCPUAffinity", "a CPU affinity") }
         }
         for (index, mount) in (spec.mounts ?? []).enumerated() {
             if mount.uidMappings != nil || mount.gidMappings != nil { try refuse("mounts[\(index)].uidMappings", "an idmapped mount") }
@@ -29,7 +26,6 @@ extension LaunchPlan {
         guard let linux = spec.linux else { return }
         if linux.mountLabel?.isEmpty == false { try refuse("linux.mountLabel", "SELinux") }
         if linux.intelRdt != nil { try refuse("linux.intelRdt", "Intel RDT") }
-        if linux.personality != nil { try refuse("linux.personality", "a personality") }
     }
 
     /// Without a mount namespace of the container's own, the init is in the host's: whatever
@@ -363,18 +359,10 @@ extension LaunchPlan {
             nodeMask = nodes
         }
 
-        /// A node list (`0-3,7`) as a bit mask; empty text is no node.
+        /// A node list (`0-3,7`) as a bit mask of `maxNodes` bits; empty text is no node.
         static func nodeMask(_ text: String, label: String) throws(BerthError) -> [UInt] {
-            var mask = [UInt](repeating: 0, count: maxNodes / 64)
-            for part in text.split(separator: ",", omittingEmptySubsequences: false) where !(text.isEmpty && part.isEmpty) {
-                let bounds = part.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
-                guard let low = bounds.first.flatMap({ Int($0) }), let high = bounds.count == 2 ? Int(bounds[1]) : low,
-                      low >= 0, low <= high, high < maxNodes, bounds.allSatisfy({ $0.allSatisfy(\.isNumber) }) else {
-                    throw BerthError(.invalidConfig, "\(label): \"\(ErrorText.short(String(part)))\" is not a node or a range of nodes below \(maxNodes)")
-                }
-                for node in low...high { mask[node / 64] |= 1 << UInt(node % 64) }
-            }
-            return mask
+            let mask = try IDList.mask(text, below: maxNodes, lenient: false, what: "node", label: label)
+            return mask + [UInt](repeating: 0, count: maxNodes / 64 - mask.count)
         }
 
         /// set_mempolicy(2) for the calling thread; execve keeps the policy.

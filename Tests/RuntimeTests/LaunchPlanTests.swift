@@ -272,7 +272,7 @@ struct RefusedConfig: Sendable, CustomTestStringConvertible {
         #expect(plan.newNamespaces.isEmpty && plan.joinedNamespaces.isEmpty && !plan.hasOwnMountNamespace)
     }
 
-    @Test(arguments: refused)
+    @Test(arguments: refused + ProcessAttributesTests.refused)
     func configIsRefusedNamingTheField(_ refused: RefusedConfig) throws {
         let fixture = try PlanFixture()
         var spec = fixture.spec()

@@ -386,6 +386,40 @@ public final class RecordingKernel: KernelCalls {
         try record("set_mempolicy", [String(mode)])
     }
 
+    public func setScheduler(_ attributes: SchedulerAttributes) throws(BerthError) {
+        let policy = SchedulerAttributes.policies.first { $0.value == attributes.policy }?.key ?? String(attributes.policy)
+        try record("sched_setattr", [policy, "flags=\(attributes.flags)", "nice=\(attributes.nice)", "priority=\(attributes.priority)",
+                                     "runtime=\(attributes.runtime)", "deadline=\(attributes.deadline)", "period=\(attributes.period)"])
+    }
+
+    public func setIOPriority(_ value: Int32) throws(BerthError) {
+        try record("ioprio_set", ["class=\(value >> 13)", "level=\(value & 0x1fff)"])
+    }
+
+    public func setPersonality(_ persona: UInt) throws(BerthError) {
+        try record("personality", ["0x" + String(persona, radix: 16)])
+    }
+
+    /// The mask as a CPU list (`0-3,7`), or `all` for one that allows every CPU.
+    public func setCPUAffinity(_ mask: [UInt], describing name: String?) throws(BerthError) {
+        try record("sched_setaffinity", [mask.allSatisfy { $0 == UInt.max } ? "all" : RecordingKernel.list(mask)], path: name)
+    }
+
+    static func list(_ mask: [UInt]) -> String {
+        var ranges: [String] = []
+        var start: Int?
+        let bits = mask.count * 64
+        for bit in 0...bits {
+            let set = bit < bits && mask[bit / 64] & (1 << UInt(bit % 64)) != 0
+            if set, start == nil { start = bit }
+            if !set, let first = start {
+                ranges.append(first == bit - 1 ? "\(first)" : "\(first)-\(bit - 1)")
+                start = nil
+            }
+        }
+        return ranges.joined(separator: ",")
+    }
+
     /// Recorded, then answered with an error whose message says so: a test ends here.
     public func exec(path: String, arguments: [String], environment: [String]) -> BerthError {
         do { try record("execve", [path] + arguments, path: path) } catch { return error }

@@ -130,6 +130,19 @@ int berth_drop_pages_and_poll(const unsigned long *starts, const unsigned long *
 /// with its MPOL_F_* flags, a node mask of `maxnode - 1` bits.
 long berth_set_mempolicy(int mode, const unsigned long *nodemask, unsigned long maxnode);
 
+/// sched_setattr(2) of the calling thread with a struct sched_attr of these fields (no
+/// utilization clamps).
+int berth_sched_setattr(uint32_t policy, uint64_t flags, int32_t nice, uint32_t priority,
+                        uint64_t runtime, uint64_t deadline, uint64_t period);
+/// ioprio_set(2) of the calling thread (IOPRIO_WHO_PROCESS, who 0); `value` is class << 13 | level.
+int berth_ioprio_set_self(int value);
+/// personality(2); returns the previous persona.
+int berth_personality(unsigned long persona);
+/// sched_setaffinity(2) and sched_getaffinity(2) of the calling thread with a mask of `words`
+/// longs. The get returns the number of bytes the kernel wrote.
+int berth_sched_setaffinity(const unsigned long *mask, unsigned long words);
+int berth_sched_getaffinity(unsigned long *mask, unsigned long words);
+
 /// bpf(2) for cgroup device programs (BPF_PROG_TYPE_CGROUP_DEVICE, Linux 4.15). Each returns
 /// what the kernel returns: a descriptor or 0, or -1 with errno.
 /// BPF_PROG_LOAD of `count` 8-byte eBPF instructions named `name` (at most 15 characters); on
