@@ -8,7 +8,12 @@ public enum ProcessControl {
     /// `cgroup` places the child in that cgroup before it runs; `namespaces` are the clone flags.
     public static func clone(namespaces: UInt64 = 0, cgroup: FileDescriptor? = nil) throws(BerthError) -> (pid: pid_t, pidfd: FileDescriptor?) {
         var pidfd: Int32 = -1
-        let pid = try sys("clone3") { berth_clone3(namespaces, SIGCHLD, cgroup?.rawValue ?? -1, &pidfd) }
+        let pid: pid_t
+        do { pid = try sys("clone3") { berth_clone3(namespaces, SIGCHLD, cgroup?.rawValue ?? -1, &pidfd) } } catch where error.errno == ENOSYS && namespaces == 0 && cgroup == nil {
+            // A seccomp filter that answers clone3 with ENOSYS (docker's profile, so that libcs
+            // fall back): a startContainer hook is spawned under the container's filter.
+            return (try sys("fork") { Glibc.fork() }, nil)
+        }
         return (pid, pid == 0 || pidfd < 0 ? nil : FileDescriptor(rawValue: pidfd))
     }
 
@@ -62,14 +67,17 @@ public enum ProcessControl {
 
     /// Starts `path` as a child process, in `cgroup` when given. Everything the child needs is
     /// prepared before clone, so the child only calls execve: safe in a threaded parent.
-    /// `standardInput` replaces the child's stdin when given.
-    public static func spawn(path: String, arguments: [String], environment: [String], cgroup: FileDescriptor? = nil, standardInput: FileDescriptor? = nil) throws(BerthError) -> (pid: pid_t, pidfd: FileDescriptor?) {
+    /// `standardInput`, `standardOutput` and `standardError` replace the child's stdio when given.
+    public static func spawn(path: String, arguments: [String], environment: [String], cgroup: FileDescriptor? = nil, standardInput: FileDescriptor? = nil,
+                             standardOutput: FileDescriptor? = nil, standardError: FileDescriptor? = nil) throws(BerthError) -> (pid: pid_t, pidfd: FileDescriptor?) {
         let argv = cStrings(arguments)
         let envp = cStrings(environment)
         defer { freeCStrings(argv, count: arguments.count); freeCStrings(envp, count: environment.count) }
         let child = try clone(cgroup: cgroup)
         if child.pid == 0 {
             if let standardInput { _ = berth_dup3(standardInput.rawValue, 0, 0) }
+            if let standardOutput { _ = berth_dup3(standardOutput.rawValue, 1, 0) }
+            if let standardError { _ = berth_dup3(standardError.rawValue, 2, 0) }
             // Only stdio reaches the hook, as with runc: not whatever berth's caller left open.
             markCloseOnExec(from: 3)
             // Not the signals a foreground `berth run` holds for forwarding.

@@ -92,8 +92,8 @@ struct ContainerInit<Kernel: KernelCalls> {
         return (hostPid, descriptors)
     }
 
-    /// From `start` to exec: wait on the fifo, run startContainer hooks, take on the process's
-    /// identity and exec.
+    /// From `start` to exec: wait on the fifo, take on the process's identity, run startContainer
+    /// hooks and exec.
     func finishAndExec(hostPid: Int32, descriptors: FileDescriptor?) throws(BerthError) -> Never {
         // Opening the fifo for writing blocks until `berth start` opens it for reading.
         let fifo = try kernel.open(descriptors == nil ? execFifo.procPath : String(execFifo.rawValue), O_WRONLY, mode: 0, relativeTo: descriptors)
@@ -103,7 +103,7 @@ struct ContainerInit<Kernel: KernelCalls> {
         kernel.close(execFifo)
         var process = plan.process
         process.environment = HomeDirectory.environment(process, kernel: kernel)
-        try runHooks(plan.hooks.startContainer, state: try containerHookState(), defaultEnvironment: process.environment)
+        let hookState = plan.hooks.startContainer.isEmpty ? nil : try containerHookState()
         var identity = ProcessIdentity(process: process, seccomp: plan.seccomp, kernel: kernel)
         if let seccompAgent {
             // Encoded now: after the filter is loaded, nothing but the send may remain to do.
@@ -114,6 +114,9 @@ struct ContainerInit<Kernel: KernelCalls> {
             do { identity.agent = (seccompAgent, try encodeJSON(message)) } catch { throw BerthError(.system, "encoding the seccomp agent message: \(error)") }
         }
         try identity.apply()
+        // As in runc, startContainer hooks run as the process will: its user, capabilities,
+        // working directory and seccomp filter, right before its exec.
+        if let hookState { try runHooks(plan.hooks.startContainer, state: hookState, defaultEnvironment: process.environment) }
         // The creator's signal mask (berth run blocks what it forwards) is not the container's.
         kernel.unblockAllSignals()
         try placePassedFiles()

@@ -21,70 +21,76 @@ public struct HookCommand: Equatable, Sendable {
         self.timeoutSeconds = timeoutSeconds
     }
 
-    /// Runs the hook with `state` (the OCI state JSON) on its stdin and waits for it. A non-zero
-    /// exit or a timeout is an error naming the hook; a timed-out hook is killed. Without an
-    /// `env` of its own the hook gets `defaultEnvironment`, or else berth's environment.
+    /// Runs the hook with `state` (the OCI state JSON) on its stdin and waits for it. Its stdout
+    /// and stderr are collected, as runc does, and quoted in the error when it fails: runc's
+    /// `error running prestart hook #1: exit status 3, stdout: ..., stderr: ...`. A timed-out
+    /// hook is killed. Without an `env` of its own the hook gets `defaultEnvironment`, or else
+    /// berth's environment.
     public func run(state: String, defaultEnvironment: [String]? = nil) throws(BerthError) {
-        let pipe = try makePipe()
+        // Looked for first, so that a missing hook is told apart from one that exits 127.
+        if Glibc.access(path, X_OK) != 0 {
+            throw BerthError(.hook, "\(runcName): fork/exec \(path)", errno: Glibc.errno)
+        }
+        let input = try makePipe()
+        let output: (read: FileDescriptor, write: FileDescriptor), errors: (read: FileDescriptor, write: FileDescriptor)
+        do { output = try makePipe() } catch { input.read.close(); input.write.close(); throw error }
+        do { errors = try makePipe() } catch { for fd in [input.read, input.write, output.read, output.write] { fd.close() }; throw error }
         let child: (pid: pid_t, pidfd: FileDescriptor?)
         do {
             child = try ProcessControl.spawn(path: path, arguments: arguments.isEmpty ? [path] : arguments,
                                              environment: environment ?? defaultEnvironment ?? HookCommand.runtimeEnvironment(),
-                                             standardInput: pipe.read)
+                                             standardInput: input.read, standardOutput: output.write, standardError: errors.write)
         } catch {
-            pipe.read.close()
-            pipe.write.close()
-            throw error.prefixed("\(label): \(path)")
+            for fd in [input.read, input.write, output.read, output.write, errors.read, errors.write] { fd.close() }
+            throw error.prefixed("\(runcName): \(path)")
         }
-        pipe.read.close()
+        for fd in [input.read, output.write, errors.write] { fd.close() }
         defer { child.pidfd?.close() }
         let deadline = timeoutSeconds.map { Deadline(seconds: $0) }
-        let fed = HookCommand.feed(Array(state.utf8), to: pipe.write, until: child.pidfd, deadline: deadline)
-        pipe.write.close()
-        if let deadline, let pidfd = child.pidfd {
-            var exited = false
-            if fed { exited = try ProcessControl.waitReadable(pidfd, milliseconds: deadline.remainingMilliseconds) }
-            if !exited {
-                Glibc.kill(child.pid, SIGKILL)
-                _ = try? ProcessControl.wait(child.pid)
-                throw BerthError(.hook, "\(label): \(path) timed out after \(deadline.seconds) s")
-            }
+        var exchange = HookExchange(state: Array(state.utf8), input: input.write, output: output.read, errors: errors.read)
+        let finished = exchange.run(until: child.pidfd, deadline: deadline)
+        exchange.close()
+        if let deadline, !finished {
+            Glibc.kill(child.pid, SIGKILL)
+            _ = try? ProcessControl.wait(child.pid)
+            throw BerthError(.hook, "\(runcName): hook ran past specified timeout of \(deadline.seconds).0s")
         }
+        let status: String
         switch try ProcessControl.wait(child.pid) {
         case .exited(0): return
-        case .exited(127): throw BerthError(.hook, "\(label): \(path) could not be executed")
-        case .exited(let code): throw BerthError(.hook, "\(label): \(path) exited with status \(code)")
-        case .signaled(let signal): throw BerthError(.hook, "\(label): \(path) was killed by signal \(signal)")
+        case .exited(let code): status = "exit status \(code)"
+        case .signaled(let signal): status = "signal: " + HookCommand.signalDescription(signal)
         }
+        throw BerthError(.hook, "\(runcName): \(status), stdout: \(HookCommand.quoted(exchange.stdout)), stderr: \(HookCommand.quoted(exchange.stderr))")
     }
 
-    /// Writes `bytes` to the hook's stdin for as long as the hook reads it. A hook need not read
-    /// its stdin at all, and a state with large annotations does not fit in the pipe's buffer:
-    /// the write end is non-blocking, and writing stops when the hook closes its end (EPIPE,
-    /// with SIGPIPE ignored meanwhile, which would otherwise kill berth mid-create or leave an
-    /// undeletable container behind a poststop hook), when it exits (its pidfd, in case a child
-    /// of the hook holds the pipe open), or at the deadline. Returns false at the deadline.
-    static func feed(_ bytes: [UInt8], to pipe: FileDescriptor, until pidfd: FileDescriptor?, deadline: Deadline?) -> Bool {
-        let flags = berth_fcntl_int(pipe.rawValue, F_GETFL, 0)
-        guard flags >= 0, berth_fcntl_int(pipe.rawValue, F_SETFL, flags | O_NONBLOCK) >= 0 else { return true }
-        // Set after the hook was spawned, so the hook itself keeps the default action.
-        let previous = Glibc.signal(SIGPIPE, SIG_IGN)
-        defer { Glibc.signal(SIGPIPE, previous) }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(pipe.rawValue, $0.baseAddress.map { $0 + offset }, $0.count - offset) }
-            if written > 0 { offset += written; continue }
-            let code = Glibc.errno
-            if written < 0 && code == EINTR { continue }
-            // EPIPE: the hook closed its stdin; anything else is the hook's problem as well.
-            guard written < 0 && code == EAGAIN else { return true }
-            var entries = [pollfd(fd: pipe.rawValue, events: Int16(POLLOUT), revents: 0),
-                           pollfd(fd: pidfd?.rawValue ?? -1, events: Int16(POLLIN), revents: 0)]
-            let ready = Glibc.poll(&entries, 2, deadline?.remainingMilliseconds ?? -1)
-            if ready == 0 { return false }
-            if ready > 0 && entries[1].revents != 0 { return true }
+    /// The hook as runc names it in errors, `error running prestart hook #1`, from its label
+    /// (`hooks.prestart[1]`).
+    var runcName: String {
+        let name = label.hasPrefix("hooks.") ? label.dropFirst(6) : label[...]
+        guard let open = name.firstIndex(of: "["), name.hasSuffix("]") else { return "error running hook \(label)" }
+        return "error running \(name[..<open]) hook #\(name[name.index(after: open)..<name.index(before: name.endIndex)])"
+    }
+
+    /// The hook's output on one line: a newline as `\n`, as runc's log line shows it, and
+    /// other control characters escaped.
+    static func quoted(_ bytes: [UInt8]) -> String {
+        var text = ""
+        for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
+            switch scalar {
+            case "\n": text += "\\n"
+            case "\t": text += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7f: text += "\\u{\(String(scalar.value, radix: 16))}"
+            default: text.unicodeScalars.append(scalar)
+            }
         }
-        return true
+        return text
+    }
+
+    /// Go's words for a signal (`killed`, `terminated`), which runc's message carries.
+    static func signalDescription(_ signal: Int32) -> String {
+        guard let text = strsignal(signal).map({ String(cString: $0) }), let first = text.first else { return "signal \(signal)" }
+        return first.lowercased() + text.dropFirst()
     }
 
     /// berth's own environment, which runc and crun give a hook without an `env`.

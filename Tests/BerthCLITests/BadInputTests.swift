@@ -143,7 +143,7 @@ struct BadInputTests {
             var config = try bundle.config()
             config.addHook("createRuntime", path: bundle.path + "/fail.sh", env: [s.marker, "PATH=/usr/bin:/bin"])
             try bundle.save(config)
-            try await Self.expectRefused(s, bundle: bundle, mentioning: ["hooks.createRuntime[0]", "status 1"])
+            try await Self.expectRefused(s, bundle: bundle, mentioning: ["error running createRuntime hook #0: exit status 1"])
         }
     }
 
@@ -156,7 +156,7 @@ struct BadInputTests {
             config.addHook("prestart", path: bundle.path + "/slow.sh", args: ["slow.sh", pidFile], env: [s.marker, "PATH=/usr/bin:/bin"], timeout: 1)
             try bundle.save(config)
             let started = Date()
-            try await Self.expectRefused(s, bundle: bundle, mentioning: ["hooks.prestart[0]", "timed out"])
+            try await Self.expectRefused(s, bundle: bundle, mentioning: ["error running prestart hook #0: hook ran past specified timeout of 1.0s"])
             // Far below the hook's 100 s sleep, with room for a host at load 12 (35 s seen there).
             #expect(Date().timeIntervalSince(started) < max(90, 30 * TestTiming.scale))
             let hookPid = try #require(pid_t((bundle.read("slow.pid") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)))
