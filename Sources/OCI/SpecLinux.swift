@@ -199,6 +199,10 @@ public struct LinuxIntelRdt: Codable, Sendable, Equatable {
     public var l3CacheSchema: String?
     /// Memory bandwidth schema, e.g. `MB:0=20;1=70`.
     public var memBwSchema: String?
+    /// Lines for the group's `schemata` file, written after the two above (runtime-spec 1.3).
+    public var schemata: [String]?
+    /// A monitoring group for the container (runtime-spec 1.3).
+    public var enableMonitoring: Bool?
     /// Cache Monitoring Technology.
     public var enableCMT: Bool?
     /// Memory Bandwidth Monitoring.
@@ -206,11 +210,13 @@ public struct LinuxIntelRdt: Codable, Sendable, Equatable {
 
     /// Memberwise initializer; every parameter has a default, so call sites name only
     /// the fields they set.
-    public init(closID: String? = nil, l3CacheSchema: String? = nil, memBwSchema: String? = nil,
-                enableCMT: Bool? = nil, enableMBM: Bool? = nil) {
+    public init(closID: String? = nil, l3CacheSchema: String? = nil, memBwSchema: String? = nil, schemata: [String]? = nil,
+                enableMonitoring: Bool? = nil, enableCMT: Bool? = nil, enableMBM: Bool? = nil) {
         self.closID = closID
         self.l3CacheSchema = l3CacheSchema
         self.memBwSchema = memBwSchema
+        self.schemata = schemata
+        self.enableMonitoring = enableMonitoring
         self.enableCMT = enableCMT
         self.enableMBM = enableMBM
     }

@@ -145,6 +145,7 @@ public struct Containers {
                 _ = try? ProcessControl.waitReadable(pidfd, milliseconds: 10_000)
                 pidfd.close()
             }
+            if let group = record.resctrlGroup { Resctrl.remove(group) }
             let state = try ContainerState(id: id, status: .stopped, pid: 0, bundle: record.bundle, annotations: record.annotations).json()
             for hook in record.poststop {
                 // poststop failures are logged and ignored, as the runtime-spec says.

@@ -121,6 +121,11 @@ public struct Exec {
         // descriptors are the host's (CVE-2019-5736): ptrace access, and with it
         // /proc/PID/exe, root, cwd and fd/, is refused to them. Its execve resets the flag.
         try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
+        // The container's resctrl group: the child moves itself in first thing (pid 0 is the writer).
+        let resctrlTasks = try container.linux?.intelRdt.map { (rdt) throws(BerthError) in
+            try FileDescriptor.open(Resctrl().directory(try ResctrlPlan(rdt, id: id)) + "/tasks", O_WRONLY)
+        }
+        defer { resctrlTasks?.close() }
         // Inherited by the child, which is born in the container's cgroup: runc's "initial".
         let ownAffinity = try plan.cpuAffinity.enterInitial()
         defer { ownAffinity.map { try? ThreadAffinity.set($0) } }
@@ -131,6 +136,10 @@ public struct Exec {
             // The host's cgroup directory: not needed once clone3 has placed us (CVE-2024-21626).
             cgroupFD?.close()
             do {
+                if let resctrlTasks {
+                    try resctrlTasks.writeAll("0")
+                    resctrlTasks.close()
+                }
                 // The user namespace last: as root of the host we may join any namespace, while
                 // inside the container's user namespace we could not join those the host owns
                 // (a network namespace made by the engine, say).

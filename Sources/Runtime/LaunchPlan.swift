@@ -111,6 +111,8 @@ public struct LaunchPlan: Sendable {
     public var memoryPolicy: MemoryPolicy?
     /// linux.personality as personality(2) takes it; set by the init and by exec.
     public var personality: UInt?
+    /// linux.intelRdt, checked against a mounted resctrl; joined by the parent before `begin`.
+    public var intelRdt: ResctrlPlan?
     public var process: ProcessPlan
     public var hooks: HookSet
     /// Relative to the cgroup2 mount.

@@ -79,6 +79,7 @@ public struct Launcher {
             // `launch` records the init's pid as soon as it exists.
             if record.pid > 0 { Glibc.kill(record.pid, SIGKILL); _ = try? ProcessControl.wait(record.pid) }
             if let cgroup { try? removeContainerCgroup(cgroup, created: record.cgroupCreated, id: plan.id) }
+            if let group = record.resctrlGroup { Resctrl.remove(group) }
             store.remove(plan.id)
             throw error
         }
@@ -159,6 +160,8 @@ public struct Launcher {
         do throws(BerthError) {
             if plan.stagedNamespaces && plan.creates(.user) { try channel.expect(.userNamespaceReady) }
             if plan.creates(.user) { try writeMappings(pid: pid) }
+            // In its resctrl group before it runs anything, as runc joins it after the cgroup.
+            if let rdt = plan.intelRdt { record.resctrlGroup = try Resctrl().join(rdt, id: plan.id, pid: pid) }
             try channel.send(.begin(pid: pid))
             if plan.stagedNamespaces && plan.creates(.pid) {
                 guard case .initPid(let initPid) = try channel.receive() else {

@@ -84,6 +84,11 @@ extension LaunchPlan {
 
         memoryPolicy = try linux.memoryPolicy.map { (policy) throws(BerthError) in try MemoryPolicy(policy) }
         personality = LaunchPlan.personality(linux.personality)
+        intelRdt = try linux.intelRdt.map { (rdt) throws(BerthError) in
+            let plan = try ResctrlPlan(rdt, id: id)
+            try Resctrl.requireMounted()
+            return plan
+        }
 
         self.process = try LaunchPlan.processPlan(process, label: "process")
         hooks = try LaunchPlan.hookSet(spec.hooks)

@@ -25,7 +25,6 @@ extension LaunchPlan {
         }
         guard let linux = spec.linux else { return }
         if linux.mountLabel?.isEmpty == false { try refuse("linux.mountLabel", "SELinux") }
-        if linux.intelRdt != nil { try refuse("linux.intelRdt", "Intel RDT") }
     }
 
     /// Without a mount namespace of the container's own, the init is in the host's: whatever

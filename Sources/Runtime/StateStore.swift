@@ -23,6 +23,8 @@ public struct ContainerRecord: Codable, Sendable, Equatable {
     /// Kept so that `start` and `delete` need not read config.json again.
     public var poststart: [StoredHook]
     public var poststop: [StoredHook]
+    /// The resctrl group create made for linux.intelRdt, which delete removes.
+    public var resctrlGroup: String?
 
     public struct StoredHook: Codable, Sendable, Equatable {
         public var label: String

@@ -156,3 +156,18 @@ struct CPUAffinityIntegrationTests {
         }
     }
 }
+
+/// linux.intelRdt on a host without resctrl (this one and the VM): refused in one line naming
+/// the field and the missing mount, with nothing left behind (the sandbox checks).
+@Suite(.timeLimit(.minutes(5)))
+struct IntelRdtIntegrationTests {
+    @Test func intelRdtIsRefusedWhereResctrlIsNotMounted() async throws {
+        try #require(!FileManager.default.fileExists(atPath: "/sys/fs/resctrl/schemata"), "this host has resctrl mounted")
+        try await withBerthSandbox { s in
+            let bundle = try await s.foreignBundle(.runc, ["true"]) { $0["linux.intelRdt"] = ["closID": "gold", "l3CacheSchema": "L3:0=f"] }
+            let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(run.status != 0 && run.errorLine.hasSuffix(": linux.intelRdt: resctrl is not mounted at /sys/fs/resctrl (the kernel or the CPU has no Intel RDT)"), "\(run)")
+            #expect(!run.stderr.trimmingCharacters(in: .newlines).contains("\n"), "\(run)")
+        }
+    }
+}

@@ -272,7 +272,7 @@ struct RefusedConfig: Sendable, CustomTestStringConvertible {
         #expect(plan.newNamespaces.isEmpty && plan.joinedNamespaces.isEmpty && !plan.hasOwnMountNamespace)
     }
 
-    @Test(arguments: refused + ProcessAttributesTests.refused)
+    @Test(arguments: refused + ProcessAttributesTests.refused + ResctrlTests.refused)
     func configIsRefusedNamingTheField(_ refused: RefusedConfig) throws {
         let fixture = try PlanFixture()
         var spec = fixture.spec()
