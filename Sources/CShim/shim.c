@@ -382,3 +382,11 @@ int berth_sched_getaffinity(unsigned long *mask, unsigned long words) {
     long result = syscall(SYS_sched_getaffinity, 0, words * sizeof(unsigned long), mask);
     return result < 0 ? -1 : (int)result;
 }
+
+int berth_mount_setattr_idmap(int tree, unsigned int flags, int userns) {
+    // MOUNT_ATTR_IDMAP is 0x00100000; struct mount_attr's fourth field is the userns fd.
+    struct {
+        uint64_t attr_set, attr_clr, propagation, userns_fd;
+    } attr = {0x00100000, 0, 0, (uint64_t)userns};
+    return (int)syscall(SYS_mount_setattr, tree, "", flags, &attr, sizeof(attr));
+}

@@ -71,6 +71,9 @@ public protocol KernelCalls {
     func openTree(_ fd: FileDescriptor, flags: UInt32, describing name: String) throws(BerthError) -> FileDescriptor
     /// mount_setattr(2) on the mount `tree` names (AT_EMPTY_PATH is added).
     func setMountAttributes(_ tree: FileDescriptor, flags: UInt32, set: Mounts.Attributes, clear: Mounts.Attributes, describing name: String) throws(BerthError)
+    /// mount_setattr(2) of MOUNT_ATTR_IDMAP on the detached mount `tree`: its ids are mapped
+    /// through `userNamespace`'s maps (AT_EMPTY_PATH is added; `recursive` adds AT_RECURSIVE).
+    func setIDMapping(_ tree: FileDescriptor, userNamespace: FileDescriptor, recursive: Bool, describing name: String) throws(BerthError)
     /// fsopen(2): a filesystem context.
     func openFilesystem(_ type: String, describing name: String) throws(BerthError) -> FileDescriptor
     /// fsconfig(2) FSCONFIG_CMD_CREATE on a context.

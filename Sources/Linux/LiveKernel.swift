@@ -117,6 +117,12 @@ public struct LiveKernel: KernelCalls, Sendable {
         }
     }
 
+    public func setIDMapping(_ tree: FileDescriptor, userNamespace: FileDescriptor, recursive: Bool, describing name: String) throws(BerthError) {
+        try sys("mount_setattr MOUNT_ATTR_IDMAP", name) {
+            berth_mount_setattr_idmap(tree.rawValue, Mounts.atEmptyPath | (recursive ? Mounts.atRecursive : 0), userNamespace.rawValue)
+        }
+    }
+
     public func openFilesystem(_ type: String, describing name: String) throws(BerthError) -> FileDescriptor {
         FileDescriptor(rawValue: try sys("fsopen", name) { berth_fsopen(type, Mounts.cloexec) })
     }

@@ -37,14 +37,17 @@ public struct Features: Codable, Sendable, Equatable {
         public var seccomp: Seccomp?
         public var apparmor: Enabled?
         public var selinux: Enabled?
-        public var intelRdt: Enabled?
+        public var intelRdt: IntelRdt?
+        public var memoryPolicy: MemoryPolicy?
         public var mountExtensions: MountExtensions?
+        public var netDevices: Enabled?
 
         /// Memberwise initializer; every parameter has a default, so call sites name only
         /// the fields they set.
         public init(namespaces: [String]? = nil, capabilities: [String]? = nil, cgroup: Cgroup? = nil,
                     seccomp: Seccomp? = nil, apparmor: Enabled? = nil, selinux: Enabled? = nil,
-                    intelRdt: Enabled? = nil, mountExtensions: MountExtensions? = nil) {
+                    intelRdt: IntelRdt? = nil, memoryPolicy: MemoryPolicy? = nil, mountExtensions: MountExtensions? = nil,
+                    netDevices: Enabled? = nil) {
             self.namespaces = namespaces
             self.capabilities = capabilities
             self.cgroup = cgroup
@@ -52,7 +55,9 @@ public struct Features: Codable, Sendable, Equatable {
             self.apparmor = apparmor
             self.selinux = selinux
             self.intelRdt = intelRdt
+            self.memoryPolicy = memoryPolicy
             self.mountExtensions = mountExtensions
+            self.netDevices = netDevices
         }
     }
 
@@ -108,6 +113,34 @@ public struct Features: Codable, Sendable, Equatable {
         /// the fields they set.
         public init(enabled: Bool? = nil) {
             self.enabled = enabled
+        }
+    }
+
+    /// Intel RDT: support at all, for `schemata` lines and for `enableMonitoring`.
+    public struct IntelRdt: Codable, Sendable, Equatable {
+        public var enabled: Bool?
+        public var schemata: Bool?
+        public var monitoring: Bool?
+
+        /// Memberwise initializer; every parameter has a default, so call sites name only
+        /// the fields they set.
+        public init(enabled: Bool? = nil, schemata: Bool? = nil, monitoring: Bool? = nil) {
+            self.enabled = enabled
+            self.schemata = schemata
+            self.monitoring = monitoring
+        }
+    }
+
+    /// The set_mempolicy(2) modes and flags the runtime recognizes.
+    public struct MemoryPolicy: Codable, Sendable, Equatable {
+        public var modes: [String]?
+        public var flags: [String]?
+
+        /// Memberwise initializer; every parameter has a default, so call sites name only
+        /// the fields they set.
+        public init(modes: [String]? = nil, flags: [String]? = nil) {
+            self.modes = modes
+            self.flags = flags
         }
     }
 

@@ -22,6 +22,8 @@ struct ContainerInit<Kernel: KernelCalls> {
     let console: ConsoleSetup?
     /// Connected to linux.seccomp.listenerPath when the filter has notify rules.
     let seccompAgent: FileDescriptor?
+    /// The idmapped mounts' trees and user namespaces, made by the parent.
+    var idmappedMounts = IDMappedMountFiles()
 
     /// Everything up to `ready`: namespaces, rootfs, pivot, and checks that make a later exec
     /// failure unlikely. Returns the init's pid as the host sees it, and the host's
@@ -49,7 +51,9 @@ struct ContainerInit<Kernel: KernelCalls> {
         }
 
         var rootfs = RootfsSetup(plan: plan, kernel: kernel)
+        rootfs.idmappedMounts = idmappedMounts
         try rootfs.prepare()
+        for fd in idmappedMounts.descriptors { kernel.close(fd) }
         // Without a mount namespace of our own there is no /proc after the chroot: the fifo is
         // reopened later through the host's, held from here.
         let descriptors = plan.hasOwnMountNamespace ? nil : try kernel.open("/proc/self/fd", BERTH_O_PATH | O_DIRECTORY, mode: 0, relativeTo: nil)
@@ -130,6 +134,7 @@ struct ContainerInit<Kernel: KernelCalls> {
         var own = [channel.descriptor, execFifo].map(\.rawValue) + joinFiles.map(\.fd.rawValue) + passedFiles.map(\.rawValue)
         if let console { own.append(console.socket.rawValue) }
         if let seccompAgent { own.append(seccompAgent.rawValue) }
+        own += idmappedMounts.descriptors.map(\.rawValue)
         var first = 3 + keptDescriptorCount(plan.process, preserveFDs: preserveFDs)
         for fd in Set(own).sorted() where fd >= first {
             if fd > first { kernel.closeRange(first, fd - 1, closeOnExec: false) }

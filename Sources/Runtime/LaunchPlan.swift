@@ -20,6 +20,8 @@ public struct LaunchPlan: Sendable {
         public var type: String?
         public var source: String?
         public var options: MountOptions
+        /// uidMappings/gidMappings, or idmap/ridmap: made by the parent (IDMappedMountFiles).
+        public var idmap: MountIDMap?
         public var isBind: Bool { options.isBind }
     }
 

@@ -104,6 +104,9 @@ public struct Launcher {
             }
         }
         defer { agent?.close() }
+        // Made as root of the host, which the init inside a user namespace no longer is.
+        let idmapped = try IDMappedMountFiles(for: plan)
+        defer { idmapped.close() }
 
         // Namespaces whose setns or unshare only affects children are entered here, before clone.
         var joinFiles: [(kind: NamespaceKind, path: String, fd: FileDescriptor)] = []
@@ -149,7 +152,8 @@ public struct Launcher {
             // (runc's CVE-2024-21626 leaked exactly this descriptor).
             cgroupFD?.close()
             ContainerInit(kernel: LiveKernel(), plan: plan, channel: SyncChannel(childEnd), execFifo: fifo, joinFiles: joinFiles,
-                          preserveFDs: preserveFDs, passedFiles: passedFiles, console: console, seccompAgent: agent).run()
+                          preserveFDs: preserveFDs, passedFiles: passedFiles, console: console, seccompAgent: agent,
+                          idmappedMounts: idmapped).run()
         }
         childEnd.close()
         for entry in joinFiles { entry.fd.close() }

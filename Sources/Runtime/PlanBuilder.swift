@@ -66,6 +66,10 @@ extension LaunchPlan {
         mounts = try (spec.mounts ?? []).enumerated().map { (index, mount) throws(BerthError) in
             try LaunchPlan.mountStep(mount, label: "mounts[\(index)]", bundle: bundle)
         }
+        for (index, mount) in (spec.mounts ?? []).enumerated() {
+            mounts[index].idmap = try LaunchPlan.mountIDMap(mount, label: mounts[index].label, container: (uidMappings, gidMappings))
+            try LaunchPlan.checkIDMapBuildable(mounts[index], createsUser: newNamespaces.contains(.user) || joinedNamespaces.contains { $0.kind == .user })
+        }
         devices = try LaunchPlan.devices(linux.devices ?? [])
         maskedPaths = try (linux.maskedPaths ?? []).enumerated().map { (index, path) throws(BerthError) in
             try PathRules.containerPath(path, label: "linux.maskedPaths[\(index)]")

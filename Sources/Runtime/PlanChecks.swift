@@ -16,13 +16,6 @@ extension LaunchPlan {
             if process.apparmorProfile?.isEmpty == false { try refuse("process.apparmorProfile", "AppArmor") }
             if process.selinuxLabel?.isEmpty == false { try refuse("process.selinuxLabel", "SELinux") }
         }
-        for (index, mount) in (spec.mounts ?? []).enumerated() {
-            if mount.uidMappings != nil || mount.gidMappings != nil { try refuse("mounts[\(index)].uidMappings", "an idmapped mount") }
-            // With or without mappings (without, the container's own would apply): never ignored.
-            if let option = mount.options?.first(where: { $0 == "idmap" || $0 == "ridmap" }) {
-                try refuse("mounts[\(index)].options", "an idmapped mount (\"\(option)\")")
-            }
-        }
         guard let linux = spec.linux else { return }
         if linux.mountLabel?.isEmpty == false { try refuse("linux.mountLabel", "SELinux") }
     }
@@ -320,11 +313,11 @@ extension LaunchPlan {
         /// The node mask, 64 nodes a word.
         public var nodeMask: [UInt]
 
-        static let modes: [String: Int32] = [
+        public static let modes: [String: Int32] = [
             "MPOL_DEFAULT": 0, "MPOL_PREFERRED": 1, "MPOL_BIND": 2, "MPOL_INTERLEAVE": 3, "MPOL_LOCAL": 4,
             "MPOL_PREFERRED_MANY": 5, "MPOL_WEIGHTED_INTERLEAVE": 6,
         ]
-        static let flags: [String: Int32] = ["MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14, "MPOL_F_STATIC_NODES": 1 << 15]
+        public static let flags: [String: Int32] = ["MPOL_F_NUMA_BALANCING": 1 << 13, "MPOL_F_RELATIVE_NODES": 1 << 14, "MPOL_F_STATIC_NODES": 1 << 15]
         /// The kernel's MAX_NUMNODES at its largest (NODES_SHIFT 10).
         static let maxNodes = 1024
 

@@ -10,6 +10,8 @@ import Linux
 struct RootfsSetup<Kernel: KernelCalls> {
     let plan: LaunchPlan
     let kernel: Kernel
+    /// Set by the init: what the parent made for idmapped mounts.
+    var idmappedMounts = IDMappedMountFiles()
     private var rootfs: Rootfs<Kernel>?
 
     init(plan: LaunchPlan, kernel: Kernel) {
@@ -79,7 +81,9 @@ struct RootfsSetup<Kernel: KernelCalls> {
         if isReadOnlyDevTmpfs(step) { options.flags.remove(.readOnly) }
         let target = try root.openOrCreate(step.destination, directory: directory)
         defer { kernel.close(target) }
-        if step.isBind {
+        if let tree = idmappedMounts.trees[step.label] {
+            try kernel.moveMount(tree, onto: target, describing: step.destination)
+        } else if step.isBind {
             try kernel.mount(source: step.source ?? "", target: target.procPath, type: nil,
                              flags: options.flags.intersection([.bind, .recursive]), data: nil, describing: step.destination)
         } else {
@@ -102,6 +106,11 @@ struct RootfsSetup<Kernel: KernelCalls> {
                 options.flags.formUnion([.bind, .recursive])
                 try kernel.mount(source: try containerCgroupDirectory(), target: target.procPath, type: nil, flags: [.bind, .recursive],
                                  data: nil, describing: step.destination)
+            }
+            if let namespace = idmappedMounts.namespaces[step.label], let idmap = step.idmap {
+                let mounted = try root.open(step.destination)
+                defer { kernel.close(mounted) }
+                try kernel.idmapMounted(mounted, over: target, namespace: namespace, recursive: idmap.recursive, destination: step.destination)
             }
         }
         let remountFlags = options.isBind ? options.bindRemountFlags : nil

@@ -163,10 +163,6 @@ struct RefusedConfig: Sendable, CustomTestStringConvertible {
             let namespaces = ($0.linux?.namespaces ?? []).map { $0.type == .uts ? LinuxNamespace(type: .uts, path: "/proc/self/ns/uts") : $0 }
             $0.linux?.namespaces = namespaces
         },
-        RefusedConfig("idmap option without mappings", .unsupported, "mounts[1].options:") { $0.mounts?[1].options?.append("idmap") },
-        RefusedConfig("ridmap option without mappings", .unsupported, "mounts[7].options:") {
-            $0.mounts?.append(Mount(destination: "/data", type: "bind", source: "/tmp", options: ["rbind", "ridmap"]))
-        },
         RefusedConfig("unknown option word on a bind mount", "mounts[7].options:") {
             $0.mounts?.append(Mount(destination: "/data", type: "bind", source: "/tmp", options: ["rbind", "tmpcopyup"]))
         },
@@ -272,7 +268,7 @@ struct RefusedConfig: Sendable, CustomTestStringConvertible {
         #expect(plan.newNamespaces.isEmpty && plan.joinedNamespaces.isEmpty && !plan.hasOwnMountNamespace)
     }
 
-    @Test(arguments: refused + ProcessAttributesTests.refused + ResctrlTests.refused)
+    @Test(arguments: refused + ProcessAttributesTests.refused + ResctrlTests.refused + IDMappedMountTests.refused)
     func configIsRefusedNamingTheField(_ refused: RefusedConfig) throws {
         let fixture = try PlanFixture()
         var spec = fixture.spec()

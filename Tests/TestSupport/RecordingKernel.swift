@@ -386,6 +386,10 @@ public final class RecordingKernel: KernelCalls {
         try record("set_mempolicy", [String(mode)])
     }
 
+    public func setIDMapping(_ tree: FileDescriptor, userNamespace: FileDescriptor, recursive: Bool, describing name: String) throws(BerthError) {
+        try record("mount_setattr", [self.name(tree), "idmap", self.name(userNamespace)] + (recursive ? ["recursive"] : []), path: name)
+    }
+
     public func setScheduler(_ attributes: SchedulerAttributes) throws(BerthError) {
         let policy = SchedulerAttributes.policies.first { $0.value == attributes.policy }?.key ?? String(attributes.policy)
         try record("sched_setattr", [policy, "flags=\(attributes.flags)", "nice=\(attributes.nice)", "priority=\(attributes.priority)",

@@ -2,6 +2,7 @@ import BerthCore
 import CommandLineFlags
 import Linux
 import OCI
+import Runtime
 import Seccomp
 
 /// `berth features`: what this build supports, in the runtime-spec's features.json format, so
@@ -20,8 +21,11 @@ enum FeaturesCommand {
                 seccomp: SeccompProgram.features(),
                 apparmor: Features.Enabled(enabled: false),
                 selinux: Features.Enabled(enabled: false),
-                intelRdt: Features.Enabled(enabled: false),
-                mountExtensions: Features.MountExtensions(idmap: Features.Enabled(enabled: false))),
+                // Built; a host without resctrl refuses a config that asks for it.
+                intelRdt: Features.IntelRdt(enabled: true, schemata: true, monitoring: true),
+                memoryPolicy: Features.MemoryPolicy(modes: LaunchPlan.MemoryPolicy.modes.keys.sorted(), flags: LaunchPlan.MemoryPolicy.flags.keys.sorted()),
+                mountExtensions: Features.MountExtensions(idmap: Features.Enabled(enabled: true)),
+                netDevices: Features.Enabled(enabled: false)),
             // The one annotation the runtime-spec names, which runc and crun print too.
             annotations: ["io.github.seccomp.libseccomp.version": libseccompVersion])
         let text: String

@@ -142,6 +142,9 @@ int berth_personality(unsigned long persona);
 /// longs. The get returns the number of bytes the kernel wrote.
 int berth_sched_setaffinity(const unsigned long *mask, unsigned long words);
 int berth_sched_getaffinity(unsigned long *mask, unsigned long words);
+/// mount_setattr(2) of MOUNT_ATTR_IDMAP with the user namespace `userns` on the detached mount
+/// `tree` (AT_EMPTY_PATH is in `flags`, with AT_RECURSIVE for the whole tree).
+int berth_mount_setattr_idmap(int tree, unsigned int flags, int userns);
 
 /// bpf(2) for cgroup device programs (BPF_PROG_TYPE_CGROUP_DEVICE, Linux 4.15). Each returns
 /// what the kernel returns: a descriptor or 0, or -1 with errno.
