@@ -55,6 +55,9 @@ public protocol KernelCalls {
     func removeFile(_ name: String, in directory: FileDescriptor, describing path: String) throws(BerthError)
     /// readlinkat(2); nil when `name` is no link. An empty `name` reads the link `directory` is.
     func readLink(_ name: String, in directory: FileDescriptor) -> String?
+    /// The names in the directory `directory` (open for reading), without `.` and `..`:
+    /// readdir(3) over a copy of the descriptor.
+    func directoryEntries(_ directory: FileDescriptor, describing path: String) throws(BerthError) -> [String]
 
     // MARK: Mounts
 

@@ -88,6 +88,25 @@ public struct LiveKernel: KernelCalls, Sendable {
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    public func directoryEntries(_ directory: FileDescriptor, describing path: String) throws(BerthError) -> [String] {
+        // fdopendir takes the descriptor it is given: a copy, so the caller's stays open.
+        let copy = try sys("dup", path) { berth_fcntl_int(directory.rawValue, F_DUPFD_CLOEXEC, 0) }
+        guard let stream = Glibc.fdopendir(copy) else {
+            let code = Glibc.errno
+            Glibc.close(copy)
+            throw BerthError.systemCall("fdopendir", path, errno: code)
+        }
+        defer { Glibc.closedir(stream) }
+        // The copy shares the offset of the original, which a reader before us may have moved.
+        Glibc.rewinddir(stream)
+        var names: [String] = []
+        while let entry = Glibc.readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     // MARK: Mounts
 
     public func mount(source: String?, target: String, type: String?, flags: MountFlags, data: String?, describing name: String) throws(BerthError) {

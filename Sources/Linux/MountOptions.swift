@@ -45,6 +45,8 @@ public struct MountOptions: Equatable, Sendable {
     public var recursiveClear: Mounts.Attributes = []
     /// `idmap` or `ridmap` was given: the mount is to be idmapped.
     public var idmapped = false
+    /// `tmpcopyup`: a tmpfs starts with a copy of the directory it covers (runc's extension).
+    public var copyUp = false
 
     public init() {}
 
@@ -72,6 +74,8 @@ public struct MountOptions: Equatable, Sendable {
                 recursiveClear.formUnion(clear)
             } else if option == "idmap" || option == "ridmap" {
                 idmapped = true
+            } else if option == "tmpcopyup" {
+                copyUp = true
             } else {
                 data.append(option)
             }
@@ -139,7 +143,7 @@ public struct MountOptions: Equatable, Sendable {
 
     /// Every option word that is a flag or a propagation change, for `berth features`.
     public static var knownOptions: [String] {
-        (Array(flagTable.keys) + Array(propagationTable.keys) + Array(recursiveTable.keys)).sorted()
+        (Array(flagTable.keys) + Array(propagationTable.keys) + Array(recursiveTable.keys) + ["tmpcopyup"]).sorted()
     }
 
     /// The propagation flags for a `rootfsPropagation` value, or nil when it is not one.

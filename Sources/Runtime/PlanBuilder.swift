@@ -162,6 +162,9 @@ extension LaunchPlan {
         } else if mount.type == nil || mount.type?.isEmpty == true {
             throw BerthError(.invalidConfig, "\(label).type: needed for a mount that is not a bind mount")
         }
+        if parsed.copyUp && (isBind || mount.type != "tmpfs") {
+            throw BerthError(.invalidConfig, "\(label).options: \"tmpcopyup\" is an option of a tmpfs only, and would be ignored")
+        }
         return MountStep(label: label, destination: destination, type: isBind ? nil : mount.type, source: source, options: parsed)
     }
 

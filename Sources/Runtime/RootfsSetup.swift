@@ -79,6 +79,12 @@ struct RootfsSetup<Kernel: KernelCalls> {
         }
         // /dev is made read-only only once its devices, links and submounts are in place (finish()).
         if isReadOnlyDevTmpfs(step) { options.flags.remove(.readOnly) }
+        // tmpcopyup: the covered directory, held open, stays readable under the new tmpfs. A
+        // read-only one is filled first and made read-only after, as runc does.
+        let covered = options.copyUp ? try coveredDirectory(step.destination, in: root) : nil
+        defer { if let covered { kernel.close(covered) } }
+        let readOnlyAfterCopy = covered != nil && options.flags.contains(.readOnly)
+        if readOnlyAfterCopy { options.flags.remove(.readOnly) }
         let target = try root.openOrCreate(step.destination, directory: directory)
         defer { kernel.close(target) }
         if let tree = idmappedMounts.trees[step.label] {
@@ -113,6 +119,12 @@ struct RootfsSetup<Kernel: KernelCalls> {
                 try kernel.idmapMounted(mounted, over: target, namespace: namespace, recursive: idmap.recursive, destination: step.destination)
             }
         }
+        if let covered {
+            let tmpfs = try root.open(step.destination, O_RDONLY | O_DIRECTORY)
+            defer { kernel.close(tmpfs) }
+            try kernel.copyTree(from: covered, to: tmpfs, describing: step.destination)
+            if readOnlyAfterCopy { try kernel.setAttributes(tmpfs, [.readOnly], recursive: false, describing: step.destination) }
+        }
         let remountFlags = options.isBind ? options.bindRemountFlags : nil
         guard remountFlags != nil || !options.propagation.isEmpty || options.recursiveSet != [] || options.recursiveClear != [] else { return }
         // `target` still names the directory under the new mount; flags and propagation apply to
@@ -139,6 +151,11 @@ struct RootfsSetup<Kernel: KernelCalls> {
         defer { kernel.close(existing) }
         let info = try kernel.status(of: existing, describing: path)
         return (info.st_mode & S_IFMT) == S_IFDIR ? info.st_mode & 0o7777 : nil
+    }
+
+    /// The directory at `path` in the rootfs open for reading, or nil when there is none.
+    private func coveredDirectory(_ path: String, in root: Rootfs<Kernel>) throws(BerthError) -> FileDescriptor? {
+        do { return try root.open(path, O_RDONLY | O_DIRECTORY) } catch where error.errno == ENOENT { return nil }
     }
 
     /// A read-only tmpfs on /dev: mounted writable, made read-only last, as runc does, so that

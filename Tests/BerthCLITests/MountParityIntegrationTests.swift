@@ -24,6 +24,26 @@ struct MountParityIntegrationTests {
         }
     }
 
+    /// runc: `tmpcopyup` fills the tmpfs with a copy of the directory it covers (modes, links,
+    /// subdirectories); what the container writes there stays in the tmpfs.
+    @Test func tmpcopyupCopiesTheCoveredDirectoryIntoTheTmpfs() async throws {
+        try await withBerthSandbox { s in
+            let rootfs = try await copyRootfs(s)
+            try FileManager.default.createDirectory(atPath: rootfs + "/covered/sub", withIntermediateDirectories: true)
+            try "kept\n".write(toFile: rootfs + "/covered/sub/file", atomically: false, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(atPath: rootfs + "/covered/link", withDestinationPath: "sub/file")
+            #expect(chmod(rootfs + "/covered/sub/file", 0o640) == 0 && chmod(rootfs + "/covered", 0o750) == 0)
+            let script = "stat -c %a /covered /covered/sub/file; cat /covered/link; grep -c ' /covered tmpfs ' /proc/mounts; echo new > /covered/new"
+            let bundle = try await s.foreignBundle(.runc, ["sh", "-c", script]) {
+                $0["root.path"] = rootfs
+                $0.addMount(destination: "/covered", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup", "nosuid"])
+            }
+            let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(run.status == 0 && run.lines == ["750", "640", "kept", "1"], "\(run)")
+            #expect(!FileManager.default.fileExists(atPath: rootfs + "/covered/new"))
+        }
+    }
+
     /// runc: a read-only tmpfs on /dev still has its device nodes, links and /dev/pts, and is
     /// read-only to the process.
     @Test func aReadOnlyDevTmpfsStillGetsItsDevicesAndDevpts() async throws {

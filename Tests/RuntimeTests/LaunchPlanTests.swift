@@ -208,6 +208,9 @@ struct RefusedConfig: Sendable, CustomTestStringConvertible {
         RefusedConfig("relative mount destination", "mounts[3].destination:") { $0.mounts?[3].destination = "dev/shm" },
         RefusedConfig("mount destination with ..", "mounts[0].destination:") { $0.mounts?[0].destination = "/proc/../etc" },
         RefusedConfig("bind mount without source", "mounts[7].source:") { $0.mounts?.append(Mount(destination: "/data", type: "bind")) },
+        RefusedConfig("tmpcopyup on a bind mount", "mounts[7].options:") {
+            $0.mounts?.append(Mount(destination: "/data", type: "bind", source: "/tmp", options: ["rbind", "tmpcopyup"]))
+        },
         RefusedConfig("mount without type", "mounts[7].type:") { $0.mounts?.append(Mount(destination: "/data", source: "tmpfs")) },
         RefusedConfig("relative masked path", "linux.maskedPaths[0]:") { $0.linux?.maskedPaths?[0] = "proc/kcore" },
         RefusedConfig("readonly path with ..", "linux.readonlyPaths[1]:") { $0.linux?.readonlyPaths?[1] = "/proc/../sys" },

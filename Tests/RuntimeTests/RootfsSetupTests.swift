@@ -229,6 +229,27 @@ import Testing
         #expect(kernel.calls("mount").last?.arguments[1] != plan.rootfs + "/data")
     }
 
+    /// tmpcopyup: the covered directory is opened before the tmpfs goes on, and its contents
+    /// copied into the tmpfs after; a read-only one is made read-only once filled.
+    @Test func tmpcopyupCopiesTheCoveredDirectoryIntoTheTmpfs() throws {
+        let (plan, kernel) = try Self.planAndKernel { spec in
+            spec.mounts?.append(Mount(destination: "/covered", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup", "ro"]))
+        }
+        let covered = plan.rootfs + "/covered"
+        // The model has one path for the covered directory and the tmpfs over it: a file, whose
+        // creation it does not check, stands for the contents (TreeCopyTests copies real ones).
+        kernel.files[covered + "/file"] = .regular
+        try Self.setUp(plan, kernel)
+        let opened = try #require(kernel.calls.firstIndex { $0.name == "open" && $0.arguments.first == covered })
+        let mount = try #require(kernel.index(of: "mount", covered))
+        let listed = try #require(kernel.index(of: "getdents", covered))
+        let copied = try #require(kernel.calls.lastIndex { $0.name == "open" && $0.arguments.first == covered + "/file" })
+        let owned = try #require(kernel.index(of: "chown", covered + "/file"))
+        let readOnly = try #require(kernel.index(of: "mount_setattr", covered, "set=ro"))
+        #expect(opened < mount && mount < listed && listed < copied && copied < owned && owned < readOnly)
+        #expect(!kernel.calls[mount].arguments[3].split(separator: ",").contains("ro"), "\(kernel.calls[mount])")
+    }
+
     @Test func aNullDeviceThatIsNotOneMasksNothing() throws {
         let (plan, kernel) = try Self.planAndKernel { $0.linux?.maskedPaths = ["/proc/kcore"] }
         kernel.files["/proc/kcore"] = .regular

@@ -282,6 +282,15 @@ public final class RecordingKernel: KernelCalls {
         return nil
     }
 
+    /// The model's paths just below the directory, sorted.
+    public func directoryEntries(_ directory: FileDescriptor, describing path: String) throws(BerthError) -> [String] {
+        let base = name(directory)
+        try record("getdents", [base], path: path)
+        let prefix = base == "/" ? "/" : base + "/"
+        return files.filter { $0.key.hasPrefix(prefix) && $0.value != .missing && !$0.key.dropFirst(prefix.count).contains("/") }
+            .map { String($0.key.dropFirst(prefix.count)) }.sorted()
+    }
+
     // MARK: Mounts
 
     public func mount(source: String?, target: String, type: String?, flags: MountFlags, data: String?, describing name: String) throws(BerthError) {
