@@ -5,10 +5,14 @@ struct JSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     /// Name -> position of the last member with that name; only for large objects
     /// (annotations), where repeated linear lookups would be quadratic.
     private let index: [String: Int]?
+    /// True for a struct's fields, false for a map's keys (`[String: LinuxRdma]`): a map's key
+    /// type takes any integer (`Key(intValue:)`), a struct's CodingKeys none.
+    private let namesFields: Bool
 
     init(decoder: JSONValueDecoder, members: [(key: String, value: JSONValue)]) {
         self.decoder = decoder
         self.members = members
+        namesFields = Key(intValue: 0) == nil
         if members.count > 16 {
             var index: [String: Int] = [:]
             index.reserveCapacity(members.count)
@@ -42,7 +46,20 @@ struct JSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
         return nil
     }
 
+    /// Go's decoder, and so runc, takes a member whose name matches a field's without case
+    /// (`pagesize` for `pageSize`, even `ſeccomp` for `seccomp`); exact readers (crun, policy
+    /// checks, jq) ignore it. Such a member is refused, naming the field it would be, so that
+    /// no config means one thing to runc and another to berth or to whatever checked it.
+    private func refuseCaseVariants(of name: String) throws {
+        guard namesFields else { return }
+        for member in members where member.key != name && JSONFieldName.foldsEqual(member.key, name) {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.path(appending: JSONStringKey(member.key)),
+                                                    debugDescription: "unknown field, did you mean \(quoted(name))? (runc would read it as that field, ignoring case; berth matches field names exactly)"))
+        }
+    }
+
     private func require(_ key: Key) throws -> JSONValue {
+        try refuseCaseVariants(of: key.stringValue)
         guard let value = lookup(key.stringValue) else {
             throw DecodingError.keyNotFound(key, .init(codingPath: codingPath,
                                                        debugDescription: "missing required field \(quoted(key.stringValue))"))
@@ -52,7 +69,8 @@ struct JSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
 
     /// The value under `key` unless it is absent or `null`: both mean "not set" for an
     /// optional field, as in Go.
-    private func optional(_ key: Key) -> JSONValue? {
+    private func optional(_ key: Key) throws -> JSONValue? {
+        try refuseCaseVariants(of: key.stringValue)
         guard let value = lookup(key.stringValue) else { return nil }
         if case .null = value { return nil }
         return value
@@ -100,19 +118,19 @@ struct JSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     // Synthesized Decodable calls these for every optional field, so do it in one.
 
     func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
-        guard let value = optional(key) else { return nil }
+        guard let value = try optional(key) else { return nil }
         return try Unbox.bool(value, path: decoder.path(appending: key))
     }
     func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
-        guard let value = optional(key) else { return nil }
+        guard let value = try optional(key) else { return nil }
         return try Unbox.string(value, path: decoder.path(appending: key))
     }
     func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
-        guard let value = optional(key) else { return nil }
+        guard let value = try optional(key) else { return nil }
         return try Unbox.double(value, path: decoder.path(appending: key))
     }
     func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? {
-        guard let value = optional(key) else { return nil }
+        guard let value = try optional(key) else { return nil }
         return try Unbox.float(value, path: decoder.path(appending: key))
     }
     func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? { try optionalInteger(key) }
@@ -127,12 +145,12 @@ struct JSONKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
     func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? { try optionalInteger(key) }
 
     func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
-        guard let value = optional(key) else { return nil }
+        guard let value = try optional(key) else { return nil }
         return try decoder.unbox(value, as: T.self, key: key)
     }
 
     private func optionalInteger<T: FixedWidthInteger>(_ key: Key) throws -> T? {
-        guard let value = optional(key) else { return nil }
+        guard let value = try optional(key) else { return nil }
         return try Unbox.integer(value, path: decoder.path(appending: key)) as T
     }
 

@@ -74,6 +74,34 @@ private func decodeError<T: Decodable>(_ type: T.Type, _ json: String) -> String
         #expect(value == Required(name: "n", flag: false))
     }
 
+    /// Go's decoder (runc) would take these as the field; berth refuses them by path, naming
+    /// the field (a name that matches no field in any case is still ignored, as above).
+    @Test(arguments: [
+        (#"{"Name":"n","flag":true}"#, #"Name: unknown field, did you mean "name"?"#),
+        (#"{"name":"n","flag":true,"FLAG":false}"#, #"FLAG: unknown field, did you mean "flag"?"#),
+        (#"{"items":[{"name":"a","flag":true,"Tags":[]}]}"#, #"items[0].Tags: unknown field, did you mean "tags"?"#),
+    ] as [(String, String)])
+    func aNameThatMatchesAFieldOnlyWithoutCaseIsRefused(json: String, message: String) {
+        let error = json.hasPrefix(#"{"items""#) ? decodeError(Nested.self, json) : decodeError(Required.self, json)
+        #expect(error?.hasPrefix(message) == true, "\(error ?? "decoded")")
+    }
+
+    @Test func theLettersGoFoldOntoASCIIAreFoldedToo() {
+        #expect(JSONFieldName.foldsEqual("\u{017F}eccomp", "seccomp"))
+        #expect(JSONFieldName.foldsEqual("ta\u{212A}s", "taks"))
+        #expect(JSONFieldName.foldsEqual("PAGESIZE", "pageSize"))
+        #expect(!JSONFieldName.foldsEqual("pagesizes", "pageSize") && !JSONFieldName.foldsEqual("page_size", "pageSize"))
+        #expect(decodeError(Required.self, "{\"name\":\"n\",\"flag\":true,\"tag\u{017F}\":[]}")?.contains("did you mean \"tags\"") == true)
+    }
+
+    /// A map's keys are data, not field names: `a` and `A` are two keys.
+    @Test func mapKeysThatDifferOnlyInCaseAreTwoKeys() throws {
+        let value = try decodeJSON(Nested.self, from: #"{"items":[],"byName":{"a":{"name":"1","flag":true},"A":{"name":"2","flag":false}}}"#)
+        #expect(value.byName?.count == 2)
+        let rdma = try decodeJSON(LinuxResources.self, from: #"{"rdma":{"mlx5_0":{"hcaHandles":1},"MLX5_0":{"hcaHandles":2}}}"#)
+        #expect(rdma.rdma?.count == 2)
+    }
+
     @Test func duplicateKeysTakeTheLastValue() throws {
         let value = try decodeJSON(Required.self, from: #"{"name":"first","flag":true,"name":"second"}"#)
         #expect(value.name == "second")
