@@ -24,7 +24,7 @@ SHELL := /bin/bash
 
 APT_PACKAGES := libseccomp-dev libcap-dev pkg-config \
 	qemu-system-x86 linux-image-amd64 busybox-static cpio iproute2 \
-	runc crun hyperfine jq time podman containerd curl perl gcc libc6-dev wrk
+	runc crun hyperfine jq time podman containerd curl perl gcc libc6-dev wrk uidmap
 
 export BERTH_VM_FILTER BERTH_VM_TIME_SCALE BERTH_VM_LOGS
 

@@ -7,14 +7,14 @@ import Runtime
 
 /// The flags that come before the command, as runc takes them.
 struct GlobalOptions {
-    var root = "/run/berth"
+    var root = StateRoot.defaultPath(program: "berth")
     var logPath: String?
     var logFormat = "text"
     var debug = false
 
     /// runc's global flags; --criu and --rootless are taken and ignored, as engines may pass them.
     static let flags: [Flag] = [
-        .value("root", placeholder: "DIR", summary: "where containers' state lives (default /run/berth)"),
+        .value("root", placeholder: "DIR", summary: "where containers' state lives (default /run/berth; $XDG_RUNTIME_DIR/berth for a user)"),
         .value("log", placeholder: "FILE", summary: "append warnings and errors to FILE"),
         .value("log-format", placeholder: "FORMAT", choices: ["text", "json"], summary: "text (default) or json"),
         .boolean("debug", summary: "show the cause of an error too"),
@@ -33,6 +33,7 @@ struct GlobalOptions {
             guard root.hasPrefix("/") else { throw BerthError(.invalidArgument, "flag --root: \"\(root)\" must be an absolute path") }
             options.root = root
         }
+        try StateRoot.checkOwner(options.root, label: parsed.value("root") == nil ? "state root" : "flag --root")
         options.logPath = parsed.value("log")
         options.logFormat = parsed.value("log-format") ?? options.logFormat
         options.debug = parsed.flag("debug")

@@ -202,6 +202,9 @@ struct ContainerInit<Kernel: KernelCalls> {
 
     /// Root in the new user namespace exists once the parent has written the mappings.
     private func becomeRoot() throws(BerthError) {
+        // Rootless, the init stayed dumpable until now: a non-dumpable process's /proc/PID
+        // files belong to the host's root, and the parent could not have written the maps.
+        if plan.rootless != nil { try kernel.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE") }
         try kernel.setGroupIDs(0)
         try kernel.setUserIDs(0)
     }

@@ -75,7 +75,8 @@ public struct Exec {
             }
         }
         try LaunchPlan.refuseNULBytes(in: process, label: "process")
-        let plan = try LaunchPlan.processPlan(process, label: "process")
+        var plan = try LaunchPlan.processPlan(process, label: "process")
+        if geteuid() != 0 { try plan.makeRootless(label: "process") }
         let attributes = ProcessAttributes(process: plan, personality: LaunchPlan.personality(container.linux?.personality),
                                            memoryPolicy: try container.linux?.memoryPolicy.map { (policy) throws(BerthError) in try LaunchPlan.MemoryPolicy(policy) })
         // The container's filter applies to every process in it, exec'd ones included.
@@ -98,6 +99,10 @@ public struct Exec {
         for join in joins where join.kind == .pid || join.kind == .time {
             own.append((join.kind, try FileDescriptor.open("/proc/self/ns/\(join.kind.procName)", O_RDONLY)))
         }
+        // Rootless, joining the container's namespaces needs capabilities in its user namespace,
+        // which its owner gets by entering it: first, here, for good (a user cannot go back).
+        let enteredUser = geteuid() != 0 ? joins.first(where: { $0.kind == .user }) : nil
+        if let enteredUser { try NamespaceKind.join(enteredUser.fd, kind: .user, path: "/proc/\(record.pid)/ns/user") }
         // pid and time namespaces apply to children of the caller only: joined here, before clone.
         for join in joins where join.kind == .pid || join.kind == .time {
             try NamespaceKind.join(join.fd, kind: join.kind, path: "/proc/\(record.pid)/ns/\(join.kind.procName)")
@@ -151,7 +156,7 @@ public struct Exec {
                     try kernel.changeRoot(".", describing: "the container's root")
                     kernel.close(initRoot)
                 }
-                for join in joins where join.kind == .user {
+                for join in joins where join.kind == .user && enteredUser == nil {
                     try NamespaceKind.join(join.fd, kind: .user, path: "user")
                 }
                 for limit in plan.rlimits { try Rlimit.set(limit.resource, soft: limit.soft, hard: limit.hard, name: limit.name) }

@@ -60,6 +60,8 @@ public struct LaunchPlan: Sendable {
         /// process.terminal: the process gets a pty whose master goes to --console-socket.
         public var terminal: Bool
         public var consoleSize: (rows: UInt16, columns: UInt16)?
+        /// Rootless: setgroups is never called, the process keeps the caller's groups.
+        public var keepsGroups = false
         /// process.scheduler, checked; set by the init, and by exec for its process.
         public var scheduler: SchedulerAttributes?
         /// process.ioPriority as ioprio_set(2) takes it.
@@ -128,6 +130,8 @@ public struct LaunchPlan: Sendable {
     public var seccompListenerMetadata: String?
     public var annotations: [String: String]
     public var usePivotRoot: Bool
+    /// Set when berth runs as an unprivileged user (Rootless.swift).
+    public var rootless: Rootless?
 
     /// Where containers without a cgroupsPath get their cgroup, below the cgroup2 mount.
     public static let defaultCgroupParent = "berth"

@@ -48,10 +48,13 @@ public struct Launcher {
         var cgroup: Cgroup?
         do throws(BerthError) {
             try Files.writeAtomically(store.directory(plan.id) + "/config.json", configBytes, durable: false)
-            if let mount = Cgroup.hostMount() {
-                let group = Cgroup(root: mount, path: plan.cgroupPath)
-                record.cgroupRoot = mount
-                record.cgroupPath = plan.cgroupPath
+            if let warning = plan.rootless?.warning { warn(warning) }
+            if let mount = Cgroup.hostMount(), plan.rootless == nil || plan.rootless?.cgroup != nil {
+                // Rootless, the delegated cgroup is the root: nothing above it is the user's to write.
+                let root = plan.rootless?.cgroup.map { $0.base.isEmpty ? mount : mount + "/" + $0.base } ?? mount
+                let group = Cgroup(root: root, path: plan.rootless?.cgroup?.leaf ?? plan.cgroupPath)
+                record.cgroupRoot = root
+                record.cgroupPath = group.path
                 // Recorded before the cgroup exists, so `delete --force` finds it whatever happens next.
                 try store.save(record)
                 if group.exists && !group.processes().isEmpty {
@@ -62,8 +65,10 @@ public struct Launcher {
                 // Limits and device rules are in force before the init's first instruction:
                 // clone3 starts it inside this cgroup.
                 if !plan.resources.writes.isEmpty { try group.apply(plan.resources) }
-                if let devices = plan.deviceProgram { try group.attachDeviceProgram(devices) }
-            } else {
+                // Rootless, the user namespace keeps devices to what the user may open, and
+                // loading a device program needs CAP_BPF: runc ignores the device rules too.
+                if let devices = plan.deviceProgram, plan.rootless == nil { try group.attachDeviceProgram(devices) }
+            } else if plan.rootless == nil {
                 // Without a cgroup there is no device control: never run unprotected.
                 throw BerthError(.unsupported, "linux.resources.devices: this host has no cgroup2 mount to attach the device program to, and berth runs no container without one")
             }
@@ -71,7 +76,11 @@ public struct Launcher {
             // In a user namespace the init is the container's root, which the host knows by
             // another uid: the fifo must be that user's for the init to open it.
             let owner = (plan.uidMappings.hostID(of: 0) ?? 0, plan.gidMappings.hostID(of: 0) ?? 0)
-            if owner != (0, 0) {
+            if plan.rootless != nil && owner != (geteuid(), getegid()) {
+                // Not ours to give away: the fifo's directory is the caller's alone (0700), so
+                // its mode can let the container's root, whoever it maps to, open it.
+                try sys("chmod", store.fifoPath(plan.id)) { Glibc.chmod(store.fifoPath(plan.id), 0o622) }
+            } else if owner != (0, 0) && plan.rootless == nil {
                 try sys("chown", store.fifoPath(plan.id)) { Glibc.chown(store.fifoPath(plan.id), owner.0, owner.1) }
             }
             return try launch(cgroup: cgroup, record: &record, lock: lock)
@@ -141,7 +150,10 @@ public struct Launcher {
         // child by clone, so no process of a pid namespace the init is born into (a joined one)
         // can open its /proc/PID/exe, root, cwd or fd/ (ptrace access), not even in the window
         // before the child could call prctl itself. Reset by the container process's execve.
-        try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
+        // Rootless with a new user namespace, the init clears it once the maps are written.
+        if plan.rootless == nil || !plan.creates(.user) {
+            try ProcessControl.prctl(Prctl.setDumpable, 0, describing: "PR_SET_DUMPABLE")
+        }
         let (pid, clonePidfd) = try ProcessControl.clone(namespaces: cloneFlags, cgroup: cgroupFD)
         if pid == 0 {
             // flock belongs to the open file, which the child shares: holding it would keep the
@@ -163,7 +175,9 @@ public struct Launcher {
         var pidfd = clonePidfd
         do throws(BerthError) {
             if plan.stagedNamespaces && plan.creates(.user) { try channel.expect(.userNamespaceReady) }
-            if plan.creates(.user) { try writeMappings(pid: pid) }
+            if plan.creates(.user) {
+                if let rootless = plan.rootless { try writeRootlessMappings(rootless, pid: pid) } else { try writeMappings(pid: pid) }
+            }
             // In its resctrl group before it runs anything, as runc joins it after the cgroup.
             if let rdt = plan.intelRdt { record.resctrlGroup = try Resctrl().join(rdt, id: plan.id, pid: pid) }
             try channel.send(.begin(pid: pid))

@@ -10,7 +10,8 @@ extension LaunchPlan {
     /// at fault, and nothing on the system is touched.
     /// `seccompCache` keeps compiled filters between runs (compiling a large profile takes
     /// milliseconds, loading a cached one microseconds).
-    public init(spec: Spec, id: String, bundle: String, usePivotRoot: Bool = true, seccompCache: SeccompCache? = nil) throws(BerthError) {
+    public init(spec: Spec, id: String, bundle: String, usePivotRoot: Bool = true, seccompCache: SeccompCache? = nil,
+                rootlessCaller: RootlessCaller? = RootlessCaller.current()) throws(BerthError) {
         try ContainerID.validate(id)
         try LaunchPlan.refuseNULBytes(in: spec)
         try LaunchPlan.checkKernelLimits(spec)
@@ -109,6 +110,7 @@ extension LaunchPlan {
         } else {
             cgroupPath = LaunchPlan.defaultCgroupParent + "/" + id
         }
+        if let caller = rootlessCaller { try applyRootless(caller, cgroupsPath: linux.cgroupsPath) }
     }
 
     static func namespaces(_ linux: LinuxConfig) throws(BerthError) -> ([NamespaceKind], [(kind: NamespaceKind, path: String)]) {

@@ -33,7 +33,7 @@ struct ProcessIdentity<Kernel: KernelCalls> {
         }
         // Keep the permitted set across setuid; the configured sets are applied right after.
         try kernel.prctl(Prctl.setKeepCapabilities, 1, describing: "PR_SET_KEEPCAPS")
-        try kernel.setGroups(process.additionalGids)
+        if !process.keepsGroups { try kernel.setGroups(process.additionalGids) }
         try kernel.setGroupIDs(process.gid)
         try kernel.setUserIDs(process.uid)
         try kernel.prctl(Prctl.setKeepCapabilities, 0, describing: "PR_SET_KEEPCAPS")

@@ -309,6 +309,8 @@ public struct BundleConfig {
 /// A bundle directory with its config.json.
 public struct TestBundle: Sendable {
     public let path: String
+
+    public init(path: String) { self.path = path }
     public var configPath: String { path + "/config.json" }
 
     public func write(_ relativePath: String, _ contents: String, mode: Int = 0o644) throws {
