@@ -2,10 +2,11 @@ import BerthCore
 import CommandLineFlags
 import Glibc
 import Linux
+import Runtime
 
 /// What every command gets: the state root and the global flags.
 struct CtrContext {
-    var root = "/run/ctr"
+    var root = StateRoot.defaultPath(program: "ctr")
     var debug = false
 }
 
@@ -53,7 +54,7 @@ public enum Ctr {
         text += """
 
         global flags:
-          --root DIR   state directory (default /run/ctr)
+          --root DIR   state directory (default /run/ctr; $XDG_RUNTIME_DIR/ctr for a user)
           --debug      show the cause of an error
           -h, --help   this text; ctr COMMAND --help shows a command's flags and examples
 
@@ -80,6 +81,7 @@ public enum Ctr {
             context.debug = parsed.flag("debug")
             context.root = parsed.value("root") ?? context.root
             guard context.root.hasPrefix("/") else { throw BerthError(.invalidArgument, "flag --root: \"\(context.root)\" must be an absolute path") }
+            try StateRoot.checkOwner(context.root, label: parsed.value("root") == nil ? "state root" : "flag --root")
             guard let first = parsed.positionals.first else {
                 _ = try? FileDescriptor.standardError.writeAll(usage)
                 return 2

@@ -101,10 +101,27 @@ enum ServiceSpec {
             }
         }
         linux.resources = options.limits.resources(over: linux.resources ?? LinuxResources())
-        if linux.cgroupsPath?.isEmpty ?? true { linux.cgroupsPath = ServiceSpec.cgroupParent + "/" + id }
+        let rootless = geteuid() != 0
+        // Rootless, the container's cgroup goes beside ctr's, in a delegated subtree (docs/rootless.md).
+        if (linux.cgroupsPath?.isEmpty ?? true) && !rootless { linux.cgroupsPath = ServiceSpec.cgroupParent + "/" + id }
         spec.linux = linux
+        if rootless { try rootlessSpec(&spec, options) }
         spec.annotations = (spec.annotations ?? [:]).merging(["org.berth.ctr.name": name]) { $1 }
         return spec
+    }
+
+    /// ctr run by a user: berth's rootless shape (user namespace, the caller's ids), keeping the
+    /// limits asked for and the network namespace of the default `--network none`, which a user
+    /// namespace may own. Health checks run in the supervisor through exec, which enters the
+    /// container's user namespace for good, and published ports join its network namespace,
+    /// which needs privileges a user does not have there: both refused.
+    private static func rootlessSpec(_ spec: inout Spec, _ options: RunOptions) throws(BerthError) {
+        if options.health != nil { throw BerthError(.unsupported, "flag --health-cmd: health checks are not supported rootless (docs/rootless.md)") }
+        if !options.ports.isEmpty { throw BerthError(.unsupported, "flag --publish: published ports are not supported rootless (docs/rootless.md)") }
+        let resources = spec.linux?.resources
+        spec.makeRootless(uid: geteuid(), gid: getegid())
+        spec.linux?.resources = resources
+        if options.network != .host { spec.linux?.namespaces?.insert(LinuxNamespace(type: .network), at: 0) }
     }
 
     /// --cap-add and --cap-drop applied to the bounding, effective and permitted sets; ALL means

@@ -98,7 +98,7 @@ enum RunCommand: CtrCommand {
         } catch {
             throw error.prefixed("run")
         }
-        try ServiceSpec.makeCgroupParent(controllers: plan.resources.controllers)
+        if plan.rootless == nil { try ServiceSpec.makeCgroupParent(controllers: plan.resources.controllers) }
         try claim(service)
         let definition = ServiceDefinition(name: name, id: id, source: base.bundle ?? base.rootfs, bundle: bundle, rootfs: base.rootfs,
                                            command: spec.process?.args ?? [], restart: options.restart, removeWhenDone: options.remove,
