@@ -101,6 +101,7 @@ public enum Berth {
         do throws(BerthError) {
             let parsed = try GlobalOptions.parse(arguments)
             globals = parsed.0
+            try globals.createLog()
             if parsed.version {
                 try FileDescriptor.standardOutput.writeAll(version(globals))
                 return 0
@@ -130,12 +131,19 @@ public enum Berth {
             }
             return try verb.run(arguments, globals)
         } catch {
-            globals.log(level: "error", error.description)
-            let text = globals.debug ? error.chain.split(separator: "\n").map { terminalSafe(String($0)) }.joined(separator: "\n")
-                                     : terminalSafe(error.description)
-            _ = try? FileDescriptor.standardError.writeAll("berth: \(text)\n")
+            report(error, globals)
             return 1
         }
+    }
+
+    /// Tells of a failed command as runc does: the error line in --log, where engines read it,
+    /// and on stderr. With --debug the chain of causes goes to both.
+    static func report(_ error: BerthError, _ globals: GlobalOptions) {
+        globals.log(level: "debug", error.chain)
+        globals.log(level: "error", error.description)
+        let text = globals.debug ? error.chain.split(separator: "\n").map { terminalSafe(String($0)) }.joined(separator: "\n")
+                                 : terminalSafe(error.description)
+        _ = try? FileDescriptor.standardError.writeAll("berth: \(text)\n")
     }
 }
 

@@ -8,6 +8,8 @@ import Runtime
 /// The flags that come before the command, as runc takes them.
 struct GlobalOptions {
     var root = StateRoot.defaultPath(program: "berth")
+    /// --root was given: `list` then fails when it is missing, as in runc 1.5.
+    var rootIsSet = false
     var logPath: String?
     var logFormat = "text"
     var debug = false
@@ -32,6 +34,7 @@ struct GlobalOptions {
         if let root = parsed.value("root") {
             guard root.hasPrefix("/") else { throw BerthError(.invalidArgument, "flag --root: \"\(root)\" must be an absolute path") }
             options.root = root
+            options.rootIsSet = true
         }
         try StateRoot.checkOwner(options.root, label: parsed.value("root") == nil ? "state root" : "flag --root")
         options.logPath = parsed.value("log")
@@ -45,27 +48,50 @@ struct GlobalOptions {
 
     var store: StateStore { StateStore(root: root) }
 
-    /// Writes a line to --log as runc does: engines such as containerd read the last error from it.
-    func log(level: String, _ message: String) {
+    /// Creates --log as runc does at start-up, before the command runs, so that an engine finds
+    /// the file even when the command succeeds (runc opens it with O_APPEND, mode 0644).
+    func createLog() throws(BerthError) {
         guard let logPath else { return }
-        let line: String
-        if logFormat == "json" {
-            line = JSONValue.object([("level", .string(level)), ("msg", .string(message)), ("time", .string(Timestamp.now().description))]).serialized() + "\n"
-        } else {
-            // Quoted as logfmt quotes: a `"` or newline in the message must not end the value.
-            var quoted = ""
-            for character in message {
-                switch character {
-                case "\"": quoted += "\\\""
-                case "\\": quoted += "\\\\"
-                case "\n": quoted += "\\n"
-                default: quoted.append(character)
-                }
-            }
-            line = "time=\"\(Timestamp.now().description)\" level=\(level) msg=\"\(quoted)\"\n"
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(logPath, O_WRONLY | O_CREAT | O_APPEND, mode: 0o644) } catch {
+            throw BerthError(.invalidArgument, "flag --log: \(error.description)")
         }
-        guard let fd = try? FileDescriptor.open(logPath, O_WRONLY | O_CREAT | O_APPEND, mode: 0o644) else { return }
-        try? fd.writeAll(line)
         fd.close()
+    }
+
+    /// Writes a line to --log in logrus's shape, as runc does: containerd's shim and podman's
+    /// conmon take the last `error` line as the reason a command failed. Debug lines are written
+    /// only with --debug.
+    func log(level: String, _ message: String) {
+        guard let logPath, level != "debug" || debug else { return }
+        guard let fd = try? FileDescriptor.open(logPath, O_WRONLY | O_CREAT | O_APPEND, mode: 0o644) else { return }
+        try? fd.writeAll(Self.logLine(level: level, message, time: Self.logTime(Timestamp.now().description), json: logFormat == "json"))
+        fd.close()
+    }
+
+    /// One line as logrus formats it: `{"level":…,"msg":…,"time":…}` (keys sorted) or
+    /// `time="…" level=… msg="…"`.
+    static func logLine(level: String, _ message: String, time: String, json: Bool) -> String {
+        if json {
+            return JSONValue.object([("level", .string(level)), ("msg", .string(message)), ("time", .string(time))]).serialized() + "\n"
+        }
+        // Quoted as logfmt quotes: a `"` or newline in the message must not end the value.
+        var quoted = ""
+        for character in message {
+            switch character {
+            case "\"": quoted += "\\\""
+            case "\\": quoted += "\\\\"
+            case "\n": quoted += "\\n"
+            default: quoted.append(character)
+            }
+        }
+        return "time=\"\(time)\" level=\(level) msg=\"\(quoted)\"\n"
+    }
+
+    /// logrus's default time format, RFC 3339 to the second (`2026-12-05T12:00:00Z`), from
+    /// Timestamp's, which has nanoseconds.
+    static func logTime(_ full: String) -> String {
+        guard let dot = full.firstIndex(of: ".") else { return full }
+        return String(full[..<dot]) + "Z"
     }
 }

@@ -252,9 +252,10 @@ extension ContainerInit where Kernel == LiveKernel {
             Glibc._exit(127)
         }
         do { try finishAndExec(hostPid: prepared.hostPid, descriptors: prepared.descriptors) } catch {
-            // The parent is gone by now; the engine reads the container's stderr.
-            _ = try? FileDescriptor.standardError.writeAll("berth: \(ErrorText.line(error.description))\n")
+            // The parent is gone by now; the engine reads the container's stderr. runc's init
+            // writes the bare error (`exec /run.sh: no such file or directory`) and exits 255.
+            _ = try? FileDescriptor.standardError.writeAll("\(ErrorText.line(error.description))\n")
         }
-        Glibc._exit(127)
+        Glibc._exit(255)
     }
 }

@@ -26,6 +26,11 @@ public struct Exec {
     /// Instead of a path: a connected unix socket that receives the master (the caller keeps
     /// and closes it). ctr uses one end of a socketpair.
     public var consoleConnection: FileDescriptor?
+    /// --ignore-paused: exec into a frozen container, where the process waits, frozen, until
+    /// `resume` (runc's flag; without it exec refuses a paused container).
+    public var ignorePaused = false
+    /// --cgroup: a sub-cgroup of the container's, relative to it, to start the process in.
+    public var subCgroup: ExecCgroup?
 
     public init(store: StateStore, id: String, process: OCI.Process) {
         self.store = store
@@ -44,7 +49,11 @@ public struct Exec {
 
     /// The container's config.json as `create` stored it.
     static func containerSpec(store: StateStore, id: String) throws(BerthError) -> Spec {
-        let bytes = try Files.read(store.directory(id) + "/config.json")
+        let bytes: [UInt8]
+        do { bytes = try Files.read(store.directory(id) + "/config.json") } catch where error.errno == ENOENT {
+            // Named as `state` and `kill` name it, not by a file of berth's (runc: "container does not exist").
+            throw BerthError(.notFound, "container \"\(id)\" does not exist")
+        }
         do { return try decodeJSON(Spec.self, from: bytes) } catch { throw BerthError(.invalidConfig, "\(store.directory(id))/config.json: \(error)") }
     }
 
@@ -58,7 +67,11 @@ public struct Exec {
             defer { lock.close() }
             guard let loaded = try store.load(id) else { throw BerthError(.invalidState, "container \"\(id)\" is still being created") }
             let status = store.status(of: loaded, id: id)
-            guard status == .running || status == .created else {
+            // runc's texts, which engines show as they are.
+            if status == .paused && !ignorePaused {
+                throw BerthError(.invalidState, "cannot exec in a paused container (use --ignore-paused to override)")
+            }
+            guard status == .running || status == .created || status == .paused else {
                 throw BerthError(.invalidState, "container \"\(id)\" is \(status.rawValue): exec needs a running container")
             }
             record = loaded
@@ -112,8 +125,7 @@ public struct Exec {
         // (a chroot into the rootfs, as the init did).
         let initRoot = joins.contains { $0.kind == .mount } ? nil : try FileDescriptor.open("/proc/\(record.pid)/root", BERTH_O_PATH | O_DIRECTORY)
         defer { initRoot?.close() }
-        var cgroupFD: FileDescriptor?
-        if let location = record.cgroup { cgroupFD = try? Cgroup(root: location.root, path: location.path).open() }
+        var cgroupFD = try record.cgroup.map { (location) throws(BerthError) in try ExecCgroup.open(location, sub: subCgroup, initPid: record.pid) }
         defer { cgroupFD?.close() }
         let console = try ConsoleSetup.make(terminal: plan.terminal, path: consoleSocket, connection: consoleConnection, size: plan.consoleSize,
                                             missing: "exec: a terminal (--tty or process.terminal) needs --console-socket",
@@ -134,7 +146,17 @@ public struct Exec {
         // Inherited by the child, which is born in the container's cgroup: runc's "initial".
         let ownAffinity = try plan.cpuAffinity.enterInitial()
         defer { ownAffinity.map { try? ThreadAffinity.set($0) } }
-        let (pid, pidfd) = try ProcessControl.clone(cgroup: cgroupFD)
+        let (pid, pidfd): (pid_t, FileDescriptor?)
+        do { (pid, pidfd) = try ProcessControl.clone(cgroup: cgroupFD) } catch where error.errno == EBUSY && subCgroup == nil {
+            // The container's cgroup hands its controllers to sub-groups (the init moved into
+            // one), so it may hold no process: follow the init, as runc does.
+            guard let location = record.cgroup, let initGroup = ExecCgroup.initCgroup(of: record.pid, in: location) else {
+                throw error
+            }
+            cgroupFD?.close()
+            cgroupFD = try initGroup.open()
+            (pid, pidfd) = try ProcessControl.clone(cgroup: cgroupFD)
+        }
         if pid == 0 {
             let kernel = LiveKernel()
             errors.read.close()
@@ -188,7 +210,15 @@ public struct Exec {
             pidfd?.close()
             throw BerthError(.system, String(decoding: message, as: UTF8.self))
         }
-        if let pidFile { try Files.writeAtomically(pidFile, Array(String(pid).utf8), mode: 0o644, durable: false) }
+        if let pidFile {
+            do { try Files.writeAtomically(pidFile, Array(String(pid).utf8), mode: 0o644, durable: false) } catch {
+                // As runc: a process whose pid the caller cannot learn is not left running.
+                if let pidfd { try? ProcessControl.signal(pidfd: pidfd, SIGKILL) } else { Glibc.kill(pid, SIGKILL) }
+                _ = try? ProcessControl.wait(pid)
+                pidfd?.close()
+                throw error
+            }
+        }
         return (pid, pidfd)
     }
 }
@@ -200,5 +230,79 @@ enum ExecNamespaces {
         guard Glibc.fstatat(AT_FDCWD, "/proc/\(pid)/ns/\(kind.procName)", &theirs, 0) == 0 else { return false }
         guard Glibc.fstatat(AT_FDCWD, "/proc/self/ns/\(kind.procName)", &ours, 0) == 0 else { return true }
         return theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev
+    }
+}
+
+/// `exec --cgroup`: runc's `[CONTROLLER[,CONTROLLER...]:]PATH`, a sub-cgroup of the container's.
+/// On cgroup v2 one directory holds every controller, so the controllers named only have to be
+/// the container's, and every argument must name the same path.
+public struct ExecCgroup: Equatable, Sendable {
+    /// Relative to the container's cgroup, without `.` or `..` components.
+    public var path: String
+    public var controllers: [String]
+
+    public init(arguments: [String]) throws(BerthError) {
+        var path: String?
+        var controllers: [String] = []
+        for argument in arguments {
+            let parts = argument.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            var named = ""
+            if parts.count == 2 {
+                for controller in parts[0].split(separator: ",", omittingEmptySubsequences: false) {
+                    guard !controller.isEmpty else { throw BerthError(.invalidArgument, "flag --cgroup: \"\(argument)\" has an empty controller") }
+                    guard !controllers.contains(String(controller)) else {
+                        throw BerthError(.invalidArgument, "flag --cgroup: controller \(controller) is named more than once")
+                    }
+                    controllers.append(String(controller))
+                }
+                named = String(parts[1])
+            } else {
+                guard arguments.count == 1 else { throw BerthError(.invalidArgument, "flag --cgroup: \"\(argument)\" needs a CONTROLLER: prefix") }
+                named = argument
+            }
+            let components = named.split(separator: "/")
+            guard !components.isEmpty, !components.contains(where: { $0 == ".." || $0 == "." }) else {
+                throw BerthError(.invalidArgument, "flag --cgroup: \"\(named)\" is not a sub-cgroup of the container's")
+            }
+            let normalized = components.joined(separator: "/")
+            if let path, path != normalized {
+                throw BerthError(.invalidArgument, "flag --cgroup: cgroup v2 has one path for all controllers, not \(path) and \(normalized)")
+            }
+            path = normalized
+        }
+        guard let path else { throw BerthError(.invalidArgument, "flag --cgroup: expects [CONTROLLER:]PATH") }
+        self.path = path
+        self.controllers = controllers
+    }
+
+    /// The directory to clone the process into: the sub-cgroup when one is asked for (it must
+    /// exist, as in runc), else the container's, else the init's when the container's is gone.
+    static func open(_ location: Cgroup2Location, sub: ExecCgroup?, initPid: pid_t) throws(BerthError) -> FileDescriptor {
+        let container = Cgroup(root: location.root, path: location.path)
+        if let sub {
+            let available = container.availableControllers()
+            for controller in sub.controllers where !available.contains(controller) {
+                throw BerthError(.invalidArgument, "flag --cgroup: the container's cgroup has no \(controller) controller")
+            }
+            do { return try Cgroup(root: container.root, path: container.path + "/" + sub.path).open() } catch {
+                throw BerthError(.invalidArgument, "flag --cgroup: \(error.description)")
+            }
+        }
+        do { return try container.open() } catch {
+            guard let initGroup = initCgroup(of: initPid, in: location) else { throw error }
+            return try initGroup.open()
+        }
+    }
+
+    /// The cgroup v2 group of the container's init when it lies below the container's cgroup
+    /// (a systemd inside moves itself into init.scope), from /proc/PID/cgroup.
+    static func initCgroup(of pid: pid_t, in container: Cgroup2Location) -> Cgroup? {
+        guard let text = try? Files.readString("/proc/\(pid)/cgroup") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("0::/") {
+            let path = String(line.dropFirst(4))
+            guard path.hasPrefix(container.path + "/"), !path.split(separator: "/").contains("..") else { return nil }
+            return Cgroup(root: container.root, path: path)
+        }
+        return nil
     }
 }

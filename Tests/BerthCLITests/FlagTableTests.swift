@@ -35,6 +35,21 @@ struct FlagTableTests {
         #expect(try Self.parse(["-root", "/r", "run", "-bundle", "/b", "-d", "id"]).2.value("bundle") == "/b")
     }
 
+    /// logrus's two formats as runc writes them: keys sorted in JSON, logfmt quoting in text,
+    /// time to the second.
+    @Test func logLinesAreLogrusShaped() throws {
+        #expect(GlobalOptions.logTime("2026-12-05T12:00:00.123456789Z") == "2026-12-05T12:00:00Z")
+        #expect(GlobalOptions.logLine(level: "error", "open \"x\": no\nway", time: "T", json: true)
+                == #"{"level":"error","msg":"open \"x\": no\nway","time":"T"}"# + "\n")
+        #expect(GlobalOptions.logLine(level: "warning", #"a "b" \c"# + "\nd", time: "T", json: false)
+                == #"time="T" level=warning msg="a \"b\" \\c\nd""# + "\n")
+        let (globals, _, exec) = try Self.parse(["--debug", "--log", "/l", "exec", "--cgroup", "cpu,memory:sub", "--cgroup", "pids:sub",
+                                                 "--ignore-paused", "id", "true"])
+        #expect(globals.debug && globals.logPath == "/l" && !globals.rootIsSet)
+        #expect(exec.all("cgroup") == ["cpu,memory:sub", "pids:sub"] && exec.flag("ignore-paused") && exec.positionals == ["id", "true"])
+        #expect(try Self.parse(["--root", "/r", "list"]).0.rootIsSet)
+    }
+
     @Test func execTakesEverythingAfterTheIDAsTheCommand() throws {
         let exec = try Self.parse(["exec", "-t", "id", "sh", "-c", "--help", "--bundle"]).2
         #expect(exec.flag("tty") && exec.positionals == ["id", "sh", "-c", "--help", "--bundle"] && !exec.wantsHelp)

@@ -43,6 +43,46 @@ struct UpdateVMTests {
         }
     }
 
+    /// runc 1.1's --cpu-burst and --cpu-idle: cpu.max.burst beside the quota, and cpu.idle.
+    @Test func cpuBurstAndIdleFlagsWriteTheirFiles() async throws {
+        try await withBerthSandbox { s in
+            let id = try await Self.startSleeper(s, resources: ["cpu": ["quota": 50_000, "period": 100_000]])
+            #expect(try await s.berth("update", "--cpu-burst", "20000", id).succeeded)
+            #expect(try Self.file(s, id, "cpu.max.burst") == "20000")
+            #expect(try Self.file(s, id, "cpu.max") == "50000 100000")
+            #expect(try await s.berth("update", "--cpu-idle", "1", id).succeeded)
+            #expect(try Self.file(s, id, "cpu.idle") == "1")
+            #expect(try await s.berth("update", "--cpu-idle", "0", id).succeeded)
+            #expect(try Self.file(s, id, "cpu.idle") == "0")
+            let refused = try await s.berth("update", "--cpu-idle", "2", id)
+            #expect(refused.status == 1 && refused.errorLine == "berth: flag --cpu-idle: \"2\" is neither 0 nor 1", "\(refused)")
+            #expect(try await s.berth("delete", "--force", id).succeeded)
+        }
+    }
+
+    /// An init that moved into a sub-cgroup and handed it controllers (as systemd inside does)
+    /// leaves the container's cgroup unable to hold a process: exec follows the init there, as
+    /// runc does, unless --cgroup names a sub-cgroup.
+    @Test func execFollowsAnInitThatMovedIntoASubCgroup() async throws {
+        try await withBerthSandbox { s in
+            let id = try await Self.startSleeper(s, resources: ["pids": ["limit": 100]])
+            let directory = try #require(s.cgroupDirectory(id))
+            let pid = try #require(try await s.state(id)?["pid"] as? Int)
+            for sub in ["init", "other"] { try FileManager.default.createDirectory(atPath: directory + "/" + sub, withIntermediateDirectories: false) }
+            try "\(pid)".write(toFile: directory + "/init/cgroup.procs", atomically: false, encoding: .utf8)
+            try "+pids".write(toFile: directory + "/cgroup.subtree_control", atomically: false, encoding: .utf8)
+            let followed = try await s.berth("exec", id, "cat", "/proc/self/cgroup")
+            #expect(followed.succeeded && followed.lines.contains { $0.hasPrefix("0::/") && $0.hasSuffix("/init") }, "\(followed)")
+            let named = try await s.berth("exec", "--cgroup", "pids:other", id, "cat", "/proc/self/cgroup")
+            #expect(named.succeeded && named.lines.contains { $0.hasPrefix("0::/") && $0.hasSuffix("/other") }, "\(named)")
+            // berth removes the cgroups it made, not those made in it: emptied and removed here.
+            #expect(try await s.berth("kill", id, "KILL").succeeded)
+            #expect(try await s.waitForStatus(id, "stopped") == "stopped")
+            #expect(await eventually { ["init", "other"].allSatisfy { rmdir(directory + "/" + $0) == 0 || errno == ENOENT } })
+            #expect(try await s.berth("delete", id).succeeded)
+        }
+    }
+
     @Test func memorySwapAloneIsRelativeToTheCurrentMemoryLimit() async throws {
         try await withBerthSandbox { s in
             let id = try await Self.startSleeper(s, resources: ["memory": ["limit": 32 << 20, "swap": 64 << 20]])

@@ -387,6 +387,8 @@ public final class BerthSandbox: @unchecked Sendable {
     init(berthPath: String, rootfs: String) throws {
         directory = try TemporaryDirectory("berth-it")
         stateRoot = directory.path + "/state"
+        // As on a host where berth has run: `--root MISSING list` fails, as in runc 1.5.
+        try FileManager.default.createDirectory(atPath: stateRoot, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         self.berthPath = berthPath
         self.rootfs = rootfs
         marker = "BERTH_TEST_SANDBOX=" + (directory.path as NSString).lastPathComponent

@@ -22,10 +22,24 @@ enum ExecCommand {
         .value("pid-file", placeholder: "FILE", summary: "write the process's pid to FILE"),
         .value("console-socket", placeholder: "SOCKET", summary: "send the pty master to this unix socket"),
         .value("preserve-fds", placeholder: "N", summary: "pass N more descriptors, from 3 up, to the process"),
+        .value("cgroup", placeholder: "[CONTROLLER:]PATH", summary: "start the process in this existing sub-cgroup of the container's"),
+        .boolean("ignore-paused", summary: "exec into a paused container too (the process starts frozen)"),
     ]
 
+    /// As runc: a wrong command line fails with status 1, and every later failure with 255, so
+    /// that a caller can tell them from the status of a process that ran.
     static func run(_ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         guard let id = parsed.positionals.first else { throw BerthError(.invalidArgument, "exec: expects a container id") }
+        guard parsed.positionals.count > 1 || parsed.value("process") != nil else {
+            throw BerthError(.invalidArgument, "exec: expects a command after the container id, or --process")
+        }
+        do { return try execute(id: id, parsed, globals) } catch {
+            Berth.report(error.prefixed("exec failed"), globals)
+            return 255
+        }
+    }
+
+    static func execute(id: String, _ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         try ContainerID.validate(id)
         let store = globals.store
         var process: OCI.Process
@@ -41,7 +55,6 @@ enum ExecCommand {
             if document["user"] == nil { process.user = try Exec.baseProcess(store: store, id: id).user }
         } else {
             let command = Array(parsed.positionals.dropFirst())
-            guard !command.isEmpty else { throw BerthError(.invalidArgument, "exec: expects a command after the container id, or --process") }
             process = try Exec.baseProcess(store: store, id: id)
             process.args = command
             process.terminal = parsed.flag("tty")
@@ -71,6 +84,9 @@ enum ExecCommand {
         exec.preserveFDs = try parsed.integer("preserve-fds", flag: "--preserve-fds") ?? 0
         exec.pidFile = try parsed.value("pid-file").map { (path) throws(BerthError) in try absolutePath(path) }
         exec.consoleSocket = consoleSocket
+        exec.ignorePaused = parsed.flag("ignore-paused")
+        let cgroups = parsed.all("cgroup")
+        exec.subCgroup = try cgroups.isEmpty ? nil : ExecCgroup(arguments: cgroups)
         // Held before the process exists, so that none sent in between is lost.
         if !detach { try holdForwardedSignals() }
         let (started, master) = try ConsolePair.receiving(proxied) { (connection) throws(BerthError) in

@@ -1,5 +1,6 @@
 import BerthCore
 import CommandLineFlags
+import Glibc
 import Linux
 import OCI
 import Runtime
@@ -14,6 +15,12 @@ enum ListCommand {
     static func run(_ parsed: Arguments, _ globals: GlobalOptions) throws(BerthError) -> Int32 {
         guard parsed.positionals.isEmpty else { throw BerthError(.invalidArgument, "list: takes no arguments") }
         let format = parsed.value("format") ?? "table"
+        // As runc 1.5: a missing default root means no containers yet, a missing --root a mistake.
+        if globals.rootIsSet {
+            let directory = Glibc.opendir(globals.root)
+            guard let directory else { throw BerthError(.notFound, "open \(globals.root)", errno: Glibc.errno) }
+            Glibc.closedir(directory)
+        }
         let containers = Containers(store: globals.store).list()
         var output = ""
         if parsed.flag("quiet") {
@@ -26,7 +33,8 @@ enum ListCommand {
                          ("rootfs", .string(entry.record?.rootfs ?? "")), ("created", .string(entry.record?.created ?? "")),
                          ("owner", .string("root"))])
             }
-            output = JSONValue.array(entries).serialized() + "\n"
+            // Go encodes runc's empty list as null.
+            output = entries.isEmpty ? "null\n" : JSONValue.array(entries).serialized() + "\n"
         } else {
             var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
             for entry in containers {

@@ -17,10 +17,15 @@ enum PsCommand {
         let format = parsed.value("format") ?? "table"
         let pids = try Containers(store: globals.store).processes(id).sorted()
         if format == "json" {
-            try FileDescriptor.standardOutput.writeAll(JSONValue.array(pids.map { .number(JSONNumber(Int64($0))) }).serialized() + "\n")
+            // Go encodes the empty list of a stopped container as null.
+            try FileDescriptor.standardOutput.writeAll(pids.isEmpty ? "null\n" : JSONValue.array(pids.map { .number(JSONNumber(Int64($0))) }).serialized() + "\n")
             return 0
         }
-        let psArguments = parsed.positionals.count > 1 ? Array(parsed.positionals.dropFirst()) : ["-ef"]
+        // `ps ID -- -o pid,comm`: the `--` that keeps a shell's or a user's habit from reading
+        // ps's options as berth's is not ps's (procps calls it a garbage option).
+        var psArguments = Array(parsed.positionals.dropFirst())
+        if psArguments.first == "--" { psArguments.removeFirst() }
+        if psArguments.isEmpty { psArguments = ["-ef"] }
         let lines = try hostPs(psArguments).split(separator: "\n", omittingEmptySubsequences: true)
         guard let header = lines.first, let pidColumn = header.split(separator: " ").firstIndex(of: "PID") else {
             throw BerthError(.system, "ps \(psArguments.joined(separator: " ")): no PID column in its output")

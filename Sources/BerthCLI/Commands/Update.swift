@@ -5,7 +5,7 @@ import OCI
 import Runtime
 
 /// `berth update [--memory N] [--memory-reservation N] [--memory-swap N] [--cpu-quota N]
-/// [--cpu-period N] [--cpu-share N] [--cpu-weight N] [--cpuset-cpus L] [--cpuset-mems L]
+/// [--cpu-period N] [--cpu-burst N] [--cpu-idle 0|1] [--cpu-share N] [--cpu-weight N] [--cpuset-cpus L] [--cpuset-mems L]
 /// [--pids-limit N] [--blkio-weight N] [-r resources.json] ID`: change limits live. Sizes take
 /// k, m and g suffixes (powers of 1024); -1 means unlimited.
 enum UpdateCommand {
@@ -16,6 +16,8 @@ enum UpdateCommand {
         .value("memory-swap", placeholder: "SIZE", summary: "memory plus swap; -1 for unlimited swap"),
         .value("cpu-quota", placeholder: "USEC", summary: "cpu.max quota per period; -1 for none"),
         .value("cpu-period", placeholder: "USEC", summary: "cpu.max period"),
+        .value("cpu-burst", placeholder: "USEC", summary: "cpu.max.burst: run time a period may save up for bursts"),
+        .value("cpu-idle", placeholder: "0|1", summary: "cpu.idle: 1 schedules the cgroup as SCHED_IDLE"),
         .value("cpu-share", placeholder: "N", summary: "cgroup v1 shares, converted to cpu.weight"),
         .value("cpu-weight", placeholder: "N", summary: "cpu.weight, 1-10000"),
         .value("cpuset-cpus", placeholder: "LIST", summary: "cpuset.cpus"),
@@ -41,6 +43,14 @@ enum UpdateCommand {
         var cpu = resources.cpu ?? LinuxCPU()
         if let text = parsed.value("cpu-quota") { cpu.quota = try number(text, flag: "--cpu-quota") }
         if let text = parsed.value("cpu-period") { cpu.period = UInt64(try positive(text, flag: "--cpu-period")) }
+        if let text = parsed.value("cpu-burst") {
+            guard let burst = UInt64(text) else { throw BerthError(.invalidArgument, "flag --cpu-burst: \"\(text)\" is not a time in microseconds") }
+            cpu.burst = burst
+        }
+        if let text = parsed.value("cpu-idle") {
+            guard let idle = Int64(text), idle == 0 || idle == 1 else { throw BerthError(.invalidArgument, "flag --cpu-idle: \"\(text)\" is neither 0 nor 1") }
+            cpu.idle = idle
+        }
         if let text = parsed.value("cpu-share") { cpu.shares = UInt64(try positive(text, flag: "--cpu-share")) }
         if let text = parsed.value("cpuset-cpus") { cpu.cpus = text }
         if let text = parsed.value("cpuset-mems") { cpu.mems = text }
