@@ -51,30 +51,48 @@ public enum Berth {
              operands: .words(CompletionScripts.shells), run: CompletionVerb.run),
     ]
 
+    /// `berth --help` in the sections of runc's (urfave/cli's): NAME, USAGE, VERSION, COMMANDS,
+    /// GLOBAL OPTIONS, entries indented by three spaces.
     static var usage: String {
-        let width = verbs.map { $0.name.count + 1 + $0.synopsis.count }.max() ?? 0
-        let lines = verbs.map { verb in
-            let left = verb.name + " " + verb.synopsis
-            return "  " + left + String(repeating: " ", count: width - left.count + 2) + verb.summary
-        }
+        let entries = verbs.map { ($0.name, $0.summary) } + [("help, h", "Shows a list of commands or help for one command")]
+        let width = entries.map(\.0.count).max() ?? 0
+        let commands = entries.map { "   " + $0.0 + String(repeating: " ", count: width - $0.0.count + 2) + $0.1 }
         return """
-        usage: berth [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [ARGS...]
+        NAME:
+           berth - an OCI container runtime with runc's command line
 
-        An OCI container runtime with runc's command line.
+        USAGE:
+           berth [global options] command [command options] [arguments...]
 
-        commands:
-        \(lines.joined(separator: "\n"))
-          help [COMMAND]
+        VERSION:
+           \(berthVersion)
 
-        global flags:
-        \((GlobalOptions.flags + [Flag.help]).helpText)
+        COMMANDS:
+        \(commands.joined(separator: "\n"))
+
+        GLOBAL OPTIONS:
+        \(indented((GlobalOptions.flags + [Flag.help]).helpText))
         """
     }
 
-    /// The help of one verb, its flags listed from its table.
+    /// The help of one verb, as runc's: NAME, USAGE and OPTIONS, listed from its flag table.
     static func usage(of name: String) -> String? {
         guard let verb = verbs.first(where: { $0.name == name }) else { return nil }
-        return "usage: berth \(verb.name) \(verb.synopsis)\n\n\(verb.summary)\n\nflags:\n" + (verb.flags + [Flag.help]).helpText
+        return """
+        NAME:
+           berth \(verb.name) - \(verb.summary)
+
+        USAGE:
+           berth \(verb.name) \(verb.synopsis)
+
+        OPTIONS:
+        \(indented((verb.flags + [Flag.help]).helpText))
+        """
+    }
+
+    /// The flag table's two-space indent as urfave/cli's three.
+    static func indented(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : " " + $0 }.joined(separator: "\n")
     }
 
     /// `berth --version`: runc's first lines (go-runc reads the version, then `commit:` on the

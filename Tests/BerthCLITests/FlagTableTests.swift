@@ -58,7 +58,7 @@ struct FlagTableTests {
     @Test func everyVerbsHelpListsItsFlags() throws {
         for verb in Berth.verbs {
             let text = try #require(Berth.usage(of: verb.name))
-            #expect(text.hasPrefix("usage: berth \(verb.name) "), "\(verb.name)")
+            #expect(text.hasPrefix("NAME:\n   berth \(verb.name) - \(verb.summary)\n\nUSAGE:\n   berth \(verb.name) "), "\(verb.name)")
             for flag in verb.flags where !flag.summary.isEmpty {
                 #expect(text.contains(flag.spelled.joined(separator: ", ") + (flag.takesValue ? " " + flag.placeholder : "")),
                         "\(verb.name) --\(flag.name)")
