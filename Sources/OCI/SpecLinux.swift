@@ -36,6 +36,9 @@ public struct LinuxConfig: Codable, Sendable, Equatable {
     public var timeOffsets: [String: LinuxTimeOffset]?
     /// The NUMA memory policy of the container's process (set_mempolicy(2)).
     public var memoryPolicy: LinuxMemoryPolicy?
+    /// Host network interfaces moved into the container's network namespace, keyed by their
+    /// name on the host (runtime-spec 1.3).
+    public var netDevices: [String: LinuxNetDevice]?
 
     /// Memberwise initializer; every parameter has a default, so call sites name only
     /// the fields they set.
@@ -55,7 +58,8 @@ public struct LinuxConfig: Codable, Sendable, Equatable {
         intelRdt: LinuxIntelRdt? = nil,
         personality: LinuxPersonality? = nil,
         timeOffsets: [String: LinuxTimeOffset]? = nil,
-        memoryPolicy: LinuxMemoryPolicy? = nil
+        memoryPolicy: LinuxMemoryPolicy? = nil,
+        netDevices: [String: LinuxNetDevice]? = nil
     ) {
         self.uidMappings = uidMappings
         self.gidMappings = gidMappings
@@ -73,6 +77,18 @@ public struct LinuxConfig: Codable, Sendable, Equatable {
         self.personality = personality
         self.timeOffsets = timeOffsets
         self.memoryPolicy = memoryPolicy
+        self.netDevices = netDevices
+    }
+}
+
+/// `linux.netDevices[NAME]`: the interface's name in the container; absent keeps the host's.
+public struct LinuxNetDevice: Codable, Sendable, Equatable {
+    public var name: String?
+
+    /// Memberwise initializer; every parameter has a default, so call sites name only
+    /// the fields they set.
+    public init(name: String? = nil) {
+        self.name = name
     }
 }
 

@@ -117,6 +117,8 @@ public struct LaunchPlan: Sendable {
     public var personality: UInt?
     /// linux.intelRdt, checked against a mounted resctrl; joined by the parent before `begin`.
     public var intelRdt: ResctrlPlan?
+    /// linux.netDevices, checked; moved by the parent before `begin`.
+    public var netDevices: [NetDeviceMove] = []
     public var process: ProcessPlan
     public var hooks: HookSet
     /// Relative to the cgroup2 mount.

@@ -111,6 +111,7 @@ extension LaunchPlan {
             cgroupPath = LaunchPlan.defaultCgroupParent + "/" + id
         }
         if let caller = rootlessCaller { try applyRootless(caller, cgroupsPath: linux.cgroupsPath) }
+        netDevices = try LaunchPlan.netDevices(linux, new: newNamespaces, joined: joinedNamespaces, staged: stagedNamespaces)
     }
 
     static func namespaces(_ linux: LinuxConfig) throws(BerthError) -> ([NamespaceKind], [(kind: NamespaceKind, path: String)]) {

@@ -136,7 +136,7 @@ struct IDMappedMountIntegrationTests {
 
 /// `berth features` says what is built now, in the runtime-spec's shape.
 @Suite struct FeaturesIntegrationTests {
-    @Test func featuresListIdmapIntelRdtAndMemoryPolicy() async throws {
+    @Test func featuresListIdmapIntelRdtMemoryPolicyAndNetDevices() async throws {
         try await withBerthSandbox { s in
             let run = try await s.berth("features")
             let json = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
@@ -145,7 +145,7 @@ struct IDMappedMountIntegrationTests {
             #expect(linux["intelRdt"] as? [String: Bool] == ["enabled": true, "schemata": true, "monitoring": true], "\(linux)")
             let modes = (linux["memoryPolicy"] as? [String: Any])?["modes"] as? [String]
             #expect(modes?.contains("MPOL_BIND") == true && modes?.contains("MPOL_PREFERRED_MANY") == true, "\(linux)")
-            #expect(linux["netDevices"] as? [String: Bool] == ["enabled": false], "\(linux)")
+            #expect(linux["netDevices"] as? [String: Bool] == ["enabled": true], "\(linux)")
         }
     }
 }

@@ -25,7 +25,7 @@ enum FeaturesCommand {
                 intelRdt: Features.IntelRdt(enabled: true, schemata: true, monitoring: true),
                 memoryPolicy: Features.MemoryPolicy(modes: LaunchPlan.MemoryPolicy.modes.keys.sorted(), flags: LaunchPlan.MemoryPolicy.flags.keys.sorted()),
                 mountExtensions: Features.MountExtensions(idmap: Features.Enabled(enabled: true)),
-                netDevices: Features.Enabled(enabled: false)),
+                netDevices: Features.Enabled(enabled: true)),
             // The one annotation the runtime-spec names, which runc and crun print too.
             annotations: ["io.github.seccomp.libseccomp.version": libseccompVersion])
         let text: String

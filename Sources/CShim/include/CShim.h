@@ -145,6 +145,12 @@ int berth_sched_getaffinity(unsigned long *mask, unsigned long words);
 /// mount_setattr(2) of MOUNT_ATTR_IDMAP with the user namespace `userns` on the detached mount
 /// `tree` (AT_EMPTY_PATH is in `flags`, with AT_RECURSIVE for the whole tree).
 int berth_mount_setattr_idmap(int tree, unsigned int flags, int userns);
+/// linux.netDevices (netdev.c): moves interface `name` of the caller's network namespace into
+/// the one `netns_fd` names, renamed `new_name` in the same request, with its permanent
+/// global addresses added again there (the move drops them) and the link up. Returns 0, or -1
+/// with errno and `*stage` the step that failed: 0 finding it or its addresses, or taking it
+/// down; 1 the move; 2 its addresses in the container; 3 bringing it up.
+int berth_link_move(const char *name, int netns_fd, const char *new_name, int *stage);
 
 /// bpf(2) for cgroup device programs (BPF_PROG_TYPE_CGROUP_DEVICE, Linux 4.15). Each returns
 /// what the kernel returns: a descriptor or 0, or -1 with errno.
