@@ -423,7 +423,7 @@ struct ContainerIntegrationTests {
             #expect(table.lines.count == 2 && table.lines[1].hasPrefix(id + " "), "\(table)")
             #expect(try await s.berth("delete", "--force", id).succeeded)
             let empty = try await s.berth("list", "--format", "json")
-            #expect(empty.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]", "\(empty)")
+            #expect(empty.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "null", "\(empty)")
         }
     }
 
@@ -445,7 +445,7 @@ struct ContainerIntegrationTests {
             #expect(try await s.berth("delete", "--force", first).succeeded)
             #expect(try await s.berth("delete", "--force", "seccomp").succeeded)
             let empty = try await s.berth("list", "--format", "json")
-            #expect(empty.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]", "\(empty)")
+            #expect(empty.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "null", "\(empty)")
         }
     }
 
@@ -478,7 +478,7 @@ struct ContainerIntegrationTests {
             #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
             let list = try await s.berth("list", "--format", "json")
             #expect(list.succeeded, "\(list)")
-            #expect(list.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]", "\(list)")
+            #expect(list.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "null", "\(list)")
         }
     }
 
