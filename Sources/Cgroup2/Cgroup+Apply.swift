@@ -21,7 +21,8 @@ extension Cgroup {
     ///    processes cannot enable domain controllers for children: `.unsupported`);
     /// 2. finds each write's file, or its fallback; a missing `unified` file is `.invalidConfig`,
     ///    a missing typed file `.unsupported` (the kernel lacks the feature);
-    /// 3. with `checkMemoryBeforeUpdate`, refuses a memory.max below memory.current;
+    /// 3. with checkBeforeUpdate, refuses a memory limit or memory+swap total that does not exceed
+    ///    memory.current, as runc does;
     /// 4. writes in plan order. A write the kernel refuses with EINVAL or EBUSY is retried once
     ///    after the others, as some limits depend on another's current value (cpu.max.burst must
     ///    not exceed the quota in cpu.max, for example), and an update may lower both.
@@ -40,10 +41,14 @@ extension Cgroup {
             }
         }
 
-        if plan.checkMemoryBeforeUpdate,
-           let limit = targets.last(where: { $0.file == "memory.max" }), let bytes = UInt64(limit.value),
-           let current = (try? read("memory.current")).flatMap({ UInt64($0.trimmingWhitespace) }), current > bytes {
-            throw BerthError(.invalidConfig, "\(limit.write.field): \(bytes) is below the cgroup's current memory usage of \(current) bytes (checkBeforeUpdate is set)")
+        // runc's check and words; like runc's, best effort: no memory.current, no check.
+        if let check = plan.memoryCheck, let usage = (try? read("memory.current")).flatMap({ UInt64($0.trimmingWhitespace) }) {
+            if check.swap > 0 && UInt64(check.swap) <= usage {
+                throw BerthError(.invalidConfig, "linux.resources.memory.swap: rejecting memory+swap limit \(check.swap) <= usage \(usage)")
+            }
+            if check.limit > 0 && UInt64(check.limit) <= usage {
+                throw BerthError(.invalidConfig, "linux.resources.memory.limit: rejecting memory limit \(check.limit) <= usage \(usage)")
+            }
         }
 
         var retry: [(write: CgroupWrite, file: String, value: String)] = []

@@ -1,4 +1,5 @@
 import BerthCore
+import CShim
 import Glibc
 import Linux
 
@@ -48,15 +49,51 @@ public struct Cgroup: Sendable, Equatable {
         return cgroup2Mount(inMountinfo: text)
     }
 
-    /// The controllers a cgroup can hand to its children.
-    public func availableControllers() -> Set<String> {
-        guard let text = try? read("cgroup.controllers") else { return [] }
-        return Set(text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
+    /// Whether /sys/fs/cgroup is the cgroup2 filesystem (a cgroup v2 unified host), runc's test
+    /// for adding the cgroup namespace to `spec`'s config.
+    public static var isUnifiedHost: Bool {
+        guard let fd = try? FileDescriptor.open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY) else { return false }
+        defer { fd.close() }
+        return berth_fstatfs_type(fd.rawValue) == 0x6367_7270  // CGROUP2_SUPER_MAGIC
     }
 
-    /// Creates the cgroup and its missing ancestors, enabling `controllers` in the
-    /// subtree_control of every ancestor so the new cgroup gets them. Returns how many of the
-    /// path's directories it created, counted from the leaf, so `remove` deletes only those.
+    /// The controllers a cgroup can hand to its children.
+    public func availableControllers() -> Set<String> {
+        Set(offeredControllers())
+    }
+
+    /// cgroup.controllers in the kernel's order; empty when it cannot be read.
+    func offeredControllers() -> [String] {
+        guard let text = try? read("cgroup.controllers") else { return [] }
+        return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+    }
+
+    /// Enables every controller this cgroup offers for its children, as runc does for each
+    /// ancestor of a container's cgroup. Best effort, as in runc: when the whole list is
+    /// refused (a domain controller where this cgroup holds processes: EBUSY) each controller
+    /// is tried alone and what is still refused is left out; a limit that needs one is
+    /// reported by `apply`.
+    func delegateOfferedControllers() {
+        let offered = offeredControllers()
+        if offered.isEmpty { return }
+        do { try enable(offered) } catch {
+            for controller in offered { try? enable([controller]) }
+        }
+    }
+
+    /// Creates the cgroup and its missing ancestors. Every ancestor, from the root down to the
+    /// parent, hands every controller it offers to its children, as runc does: the container's
+    /// cgroup gets them all, so its memory and pids figures exist without limits, and the
+    /// container can create and delegate sub-groups of its own (systemd, a nested runtime).
+    /// The cgroup's own subtree_control is left alone: it holds the container's processes, and
+    /// the container decides what its sub-groups get.
+    ///
+    /// An ancestor that holds processes can hand down threaded controllers only, which makes it
+    /// a thread root and a new cgroup below it "domain invalid", where no process can go. As runc
+    /// does, such a cgroup is made threaded, unless `controllers` (those the caller's limits
+    /// need) include a domain one: that is an error, and what this call made is removed.
+    /// Returns how many of the path's directories it created, counted from the leaf, so
+    /// `remove` deletes only those.
     @discardableResult
     public func create(controllers: [String] = []) throws(BerthError) -> Int {
         // Another container's delete may remove a shared, empty parent between our mkdirs;
@@ -66,24 +103,41 @@ public struct Cgroup: Sendable, Equatable {
         }
     }
 
+    /// Controllers that work in threaded cgroups and in a cgroup that holds processes itself.
+    static let threadedControllers: Set<String> = ["cpu", "cpuset", "pids", "perf_event"]
+
     private func createOnce(controllers: [String]) throws(BerthError) -> Int {
-        let components = path.split(separator: "/").map(String.init)
+        var made: [String] = []
         var current = root
-        var created = 0
-        for component in components {
-            if !controllers.isEmpty {
-                try Cgroup(root: current, path: "").enable(controllers)
+        do throws(BerthError) {
+            for component in path.split(separator: "/") {
+                Cgroup(root: current, path: "").delegateOfferedControllers()
+                current += "/" + component
+                if Glibc.mkdir(current, 0o755) == 0 {
+                    made.append(current)
+                } else if Glibc.errno != EEXIST {
+                    throw BerthError(.system, "mkdir \(current)", errno: Glibc.errno)
+                } else {
+                    made = []
+                }
+                try Cgroup(root: current, path: "").settleType(for: controllers)
             }
-            current += "/" + component
-            if Glibc.mkdir(current, 0o755) == 0 {
-                created += 1
-            } else if Glibc.errno != EEXIST {
-                throw BerthError(.system, "mkdir \(current)", errno: Glibc.errno)
-            } else {
-                created = 0
-            }
+        } catch {
+            for directory in made.reversed() { _ = Glibc.rmdir(directory) }
+            throw error
         }
-        return created
+        return made.count
+    }
+
+    /// runc's answer to a cgroup below a thread root (cgroup.type): a "domain invalid" one
+    /// becomes threaded, and a threaded one is refused when a domain controller is needed.
+    private func settleType(for controllers: [String]) throws(BerthError) {
+        guard let type = (try? read("cgroup.type"))?.trimmingWhitespace, type != "domain" else { return }
+        let domain = controllers.filter { !Cgroup.threadedControllers.contains($0) }
+        if !domain.isEmpty && (type == "domain invalid" || type == "threaded" || type == "domain threaded") {
+            throw BerthError(.unsupported, "linux.resources: cgroup \(directory) is \(type) (a cgroup above it holds processes itself), so it cannot have the \(domain.joined(separator: " ")) controller")
+        }
+        if type == "domain invalid" { try write("cgroup.type", "threaded") }
     }
 
     /// Writes `+controller` for every controller, enabled already or not: the kernel lists a
@@ -109,10 +163,15 @@ public struct Cgroup: Sendable, Equatable {
 
     public var exists: Bool { Files.isDirectory(directory) }
 
-    /// The pids in cgroup.procs.
+    /// The pids in cgroup.procs. A threaded cgroup cannot list its processes (EOPNOTSUPP): then
+    /// the thread group leaders among cgroup.threads.
     public func processes() -> [pid_t] {
-        guard let text = try? read("cgroup.procs") else { return [] }
-        return text.split(separator: "\n").compactMap { pid_t($0) }
+        if let text = try? read("cgroup.procs") { return text.split(separator: "\n").compactMap { pid_t($0) } }
+        guard let text = try? read("cgroup.threads") else { return [] }
+        return text.split(separator: "\n").compactMap { pid_t($0) }.filter { tid in
+            let status = (try? Files.readString("/proc/\(tid)/status")) ?? ""
+            return status.split(separator: "\n").contains { $0.hasPrefix("Tgid:") && pid_t(String($0.dropFirst(5)).trimmingWhitespace) == tid }
+        }
     }
 
     /// A flat-keyed file such as cgroup.events or memory.events as a dictionary.
@@ -153,19 +212,31 @@ public struct Cgroup: Sendable, Equatable {
         }
     }
 
+    /// Removes the empty cgroups below `directory`, deepest first: a cgroup's sub-directories
+    /// are its sub-groups (its files are control files), and rmdir refuses a cgroup with any.
+    static func removeSubgroups(of directory: String) throws(BerthError) {
+        for name in Files.list(directory) where Files.isDirectory(directory + "/" + name) {
+            let subgroup = directory + "/" + name
+            try removeSubgroups(of: subgroup)
+            try sys("rmdir", subgroup) { Glibc.rmdir(subgroup) }
+        }
+    }
+
     /// Sends `signal` to every process in the cgroup.
     public func signalAll(_ signal: Int32) {
         for pid in processes() { Glibc.kill(pid, signal) }
     }
 
-    /// Kills its processes, detaches berth's device programs and removes the cgroup, then the
-    /// `createdAncestors` empty parents that `create` made. A parent still in use by another
-    /// container is left in place.
+    /// Kills its processes, detaches berth's device programs and removes the cgroup with the
+    /// sub-groups the container made in it, then the `createdAncestors` empty parents that
+    /// `create` made. A parent still in use by another container is left in place.
     public func remove(createdAncestors: Int = 0) throws(BerthError) {
         if exists {
+            // cgroup.kill and the populated flag cover the sub-groups too.
             try killAll()
             // Only now: detached while a process could still run, its devices would be open.
             detachDevicePrograms()
+            try Cgroup.removeSubgroups(of: directory)
             try sys("rmdir", directory) { Glibc.rmdir(directory) }
         }
         var components = path.split(separator: "/")

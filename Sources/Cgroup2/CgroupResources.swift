@@ -44,7 +44,10 @@ public enum CgroupResources {
             writes += unifiedWrites
         }
         let devices = DeviceProgram.compile(try DeviceRule.rules(for: resources.devices))
-        return CgroupResourcePlan(writes: writes, checkMemoryBeforeUpdate: resources.memory?.checkBeforeUpdate ?? false, devices: devices)
+        let memoryCheck = resources.memory.flatMap { memory in
+            memory.checkBeforeUpdate == true ? CgroupResourcePlan.MemoryCheck(limit: memory.limit ?? 0, swap: memory.swap ?? 0) : nil
+        }
+        return CgroupResourcePlan(writes: writes, memoryCheck: memoryCheck, devices: devices)
     }
 
     // MARK: memory
@@ -153,7 +156,11 @@ public enum CgroupResources {
 
     // MARK: pids
 
+    /// runc 1.5's mapping: a negative limit is `max`, and 0 is 1, as systemd's TasksMax cannot
+    /// be 0 and runc keeps its two cgroup drivers alike (the kernel treats both nearly the same:
+    /// a container with pids.max 1 cannot fork).
     static func pidsWrites(_ pids: LinuxPids) -> [CgroupWrite] {
-        [CgroupWrite("pids.max", pids.limit > 0 ? String(pids.limit) : "max", field: "linux.resources.pids.limit")]
+        let value = pids.limit > 0 ? String(pids.limit) : pids.limit == 0 ? "1" : "max"
+        return [CgroupWrite("pids.max", value, field: "linux.resources.pids.limit")]
     }
 }

@@ -46,17 +46,32 @@ public struct CgroupWrite: Sendable, Equatable, CustomStringConvertible {
 public struct CgroupResourcePlan: Sendable, Equatable {
     /// The writes in the order ``Cgroup/apply(_:)-(CgroupResourcePlan)`` makes them.
     public var writes: [CgroupWrite]
-    /// `linux.resources.memory.checkBeforeUpdate`: refuse a memory.max below memory.current.
-    public var checkMemoryBeforeUpdate: Bool
+    /// `linux.resources.memory.checkBeforeUpdate`, with the values it checks.
+    public var memoryCheck: MemoryCheck?
     /// `linux.resources.devices` with the default devices, compiled: the device program the
     /// container runs under. Attached by ``Cgroup/attachDeviceProgram(_:)``, not by `apply`.
     public var devices: DeviceProgram?
 
-    public init(writes: [CgroupWrite] = [], checkMemoryBeforeUpdate: Bool = false, devices: DeviceProgram? = nil) {
+    /// What checkBeforeUpdate compares with memory.current, as runc does: the config's memory
+    /// limit and its memory+swap total (0 or -1 when unset or unlimited: not checked). A positive
+    /// one that does not exceed the usage is refused.
+    public struct MemoryCheck: Sendable, Equatable {
+        public var limit: Int64
+        public var swap: Int64
+
+        public init(limit: Int64 = 0, swap: Int64 = 0) {
+            self.limit = limit
+            self.swap = swap
+        }
+    }
+
+    public init(writes: [CgroupWrite] = [], memoryCheck: MemoryCheck? = nil, devices: DeviceProgram? = nil) {
         self.writes = writes
-        self.checkMemoryBeforeUpdate = checkMemoryBeforeUpdate
+        self.memoryCheck = memoryCheck
         self.devices = devices
     }
+
+    public var checkMemoryBeforeUpdate: Bool { memoryCheck != nil }
 
     /// The controllers the writes need, in ``CgroupResources/knownControllers`` order.
     public var controllers: [String] {

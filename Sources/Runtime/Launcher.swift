@@ -60,7 +60,7 @@ public struct Launcher {
                 if group.exists && !group.processes().isEmpty {
                     throw BerthError(.invalidConfig, "linux.cgroupsPath: cgroup \(group.directory) is in use")
                 }
-                record.cgroupCreated = try group.create()
+                record.cgroupCreated = try group.create(controllers: plan.resources.controllers)
                 cgroup = group
                 // Limits and device rules are in force before the init's first instruction:
                 // clone3 starts it inside this cgroup.

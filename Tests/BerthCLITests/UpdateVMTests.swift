@@ -60,6 +60,19 @@ struct UpdateVMTests {
         }
     }
 
+    /// runc 1.5: `pids.limit` 0 is pids.max 1, on create and on update; -1 is max.
+    @Test func pidsLimitZeroWritesOneOnCreateAndUpdate() async throws {
+        try await withBerthSandbox { s in
+            let id = try await Self.startSleeper(s, resources: ["pids": ["limit": 0]])
+            #expect(try Self.file(s, id, "pids.max") == "1")
+            #expect(try await s.berth("update", "--pids-limit", "-1", id).succeeded)
+            #expect(try Self.file(s, id, "pids.max") == "max")
+            #expect(try await s.berth("update", "--pids-limit", "0", id).succeeded)
+            #expect(try Self.file(s, id, "pids.max") == "1")
+            #expect(try await s.berth("delete", "--force", id).succeeded)
+        }
+    }
+
     /// An init that moved into a sub-cgroup and handed it controllers (as systemd inside does)
     /// leaves the container's cgroup unable to hold a process: exec follows the init there, as
     /// runc does, unless --cgroup names a sub-cgroup.
@@ -80,6 +93,24 @@ struct UpdateVMTests {
             #expect(try await s.waitForStatus(id, "stopped") == "stopped")
             #expect(await eventually { ["init", "other"].allSatisfy { rmdir(directory + "/" + $0) == 0 || errno == ENOENT } })
             #expect(try await s.berth("delete", id).succeeded)
+        }
+    }
+
+    /// checkBeforeUpdate in runc's words, and a limit above the usage still passes.
+    @Test func checkBeforeUpdateRefusesALimitAtOrBelowTheUsage() async throws {
+        try await withBerthSandbox { s in
+            let id = try await Self.startSleeper(s, resources: ["memory": ["limit": 64 << 20]])
+            let resources = s.directory.path + "/check-\(id).json"
+            try Data(#"{"memory": {"limit": 4096, "checkBeforeUpdate": true}}"#.utf8).write(to: URL(fileURLWithPath: resources))
+            let refused = try await s.berth("update", "--resources", resources, id)
+            #expect(!refused.succeeded)
+            #expect(refused.stderr.contains("linux.resources.memory.limit: rejecting memory limit 4096 <= usage "), "\(refused)")
+            #expect(try Self.file(s, id, "memory.max") == String(64 << 20))
+            try Data(#"{"memory": {"limit": 48000000, "checkBeforeUpdate": true}}"#.utf8).write(to: URL(fileURLWithPath: resources))
+            let passed = try await s.berth("update", "--resources", resources, id)
+            #expect(passed.succeeded, "\(passed)")
+            #expect(try Self.file(s, id, "memory.max") == "47996928")
+            #expect(try await s.berth("delete", "--force", id).succeeded)
         }
     }
 

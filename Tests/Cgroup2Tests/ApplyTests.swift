@@ -170,7 +170,17 @@ func thrownError(_ body: () throws(BerthError) -> Void) -> BerthError? {
         let error = thrownError { () throws(BerthError) in
             try fs.cgroup.apply(LinuxResources(memory: LinuxMemory(limit: 1_000_000, checkBeforeUpdate: true)))
         }
-        #expect(error?.description == "linux.resources.memory.limit: 1000000 is below the cgroup's current memory usage of 5000000 bytes (checkBeforeUpdate is set)")
+        #expect(error?.description == "linux.resources.memory.limit: rejecting memory limit 1000000 <= usage 5000000")
+        #expect(try fs.leaf("memory.max") == "max\n")
+        // runc refuses a limit equal to the usage too, and checks the memory+swap total first.
+        let equal = thrownError { () throws(BerthError) in
+            try fs.cgroup.apply(LinuxResources(memory: LinuxMemory(limit: 5_000_000, checkBeforeUpdate: true)))
+        }
+        #expect(equal?.description == "linux.resources.memory.limit: rejecting memory limit 5000000 <= usage 5000000")
+        let swap = thrownError { () throws(BerthError) in
+            try fs.cgroup.apply(LinuxResources(memory: LinuxMemory(limit: 4_000_000, swap: 4_500_000, checkBeforeUpdate: true)))
+        }
+        #expect(swap?.description == "linux.resources.memory.swap: rejecting memory+swap limit 4500000 <= usage 5000000")
         #expect(try fs.leaf("memory.max") == "max\n")
         try fs.cgroup.apply(LinuxResources(memory: LinuxMemory(limit: 6_000_000, checkBeforeUpdate: true)))
         #expect(try fs.leaf("memory.max") == "6000000")

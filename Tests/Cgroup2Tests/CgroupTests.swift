@@ -35,16 +35,54 @@ import Testing
         #expect(Cgroup.cgroup2Mount(inMountinfo: "32 31 0:29 / /x rw - cgroup cgroup rw,cpu") == nil)
     }
 
-    @Test func createEnablesControllersInEveryAncestorAndCountsWhatItMade() throws {
+    @Test func createCountsWhatItMade() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        try dir.write("cgroup.subtree_control", "")
-        try dir.write("existing/cgroup.subtree_control", "memory\n")
         // A regular directory tree stands in for cgroupfs; the kernel would create these files.
-        let made = try Cgroup(root: dir.path, path: "existing/leaf").create(controllers: ["memory", "pids"])
-        #expect(made == 1)
-        #expect(try dir.read("cgroup.subtree_control") == "+memory +pids")
-        #expect(try dir.read("existing/cgroup.subtree_control") == "+memory +pids")
+        try dir.write("existing/cgroup.subtree_control", "")
+        #expect(try Cgroup(root: dir.path, path: "existing/made/leaf").create() == 2)
+        #expect(try Cgroup(root: dir.path, path: "existing/made/leaf").create() == 0)
+    }
+
+    /// runc's answer to a cgroup below a thread root: threaded, unless a limit needs a domain
+    /// controller; then the error, and nothing made is left.
+    @Test func aDomainInvalidCgroupBecomesThreadedUnlessADomainControllerIsNeeded() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("busy/leaf/cgroup.type", "domain invalid\n")
+        try Cgroup(root: dir.path, path: "busy/leaf").create(controllers: ["pids", "cpu"])
+        #expect(try dir.read("busy/leaf/cgroup.type") == "threaded")
+        try dir.write("busy/leaf/cgroup.type", "domain invalid\n")
+        let error = thrownError { () throws(BerthError) in try Cgroup(root: dir.path, path: "busy/leaf").create(controllers: ["pids", "memory"]) }
+        #expect(error?.description == "linux.resources: cgroup \(dir.path)/busy/leaf is domain invalid (a cgroup above it holds processes itself), so it cannot have the memory controller")
+        try dir.write("threaded/cgroup.type", "threaded\n")
+        let refused = thrownError { () throws(BerthError) in try Cgroup(root: dir.path, path: "threaded/new").create(controllers: ["io"]) }
+        #expect(refused?.code == .unsupported)
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/threaded/new"))
+    }
+
+    @Test func createHandsEveryOfferedControllerDownButNotInTheNewCgroup() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try dir.write("cgroup.controllers", "cpuset cpu io memory pids\n")
+        try dir.write("cgroup.subtree_control", "")
+        try dir.write("pod/cgroup.controllers", "cpu memory pids\n")
+        try dir.write("pod/cgroup.subtree_control", "")
+        try Cgroup(root: dir.path, path: "pod/ctr").create()
+        #expect(try dir.read("cgroup.subtree_control") == "+cpuset +cpu +io +memory +pids")
+        #expect(try dir.read("pod/cgroup.subtree_control") == "+cpu +memory +pids")
+        // The new cgroup's own subtree_control is the container's to write.
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/pod/ctr/cgroup.subtree_control"))
+    }
+
+    @Test func removeTakesTheSubgroupsTheContainerMade() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.path + "/pod/ctr/init.scope", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir.path + "/pod/ctr/nested/deeper", withIntermediateDirectories: true)
+        try Cgroup(root: dir.path, path: "pod/ctr").remove()
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/pod/ctr"))
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/pod"))
     }
 
     @Test func keyedFilesParse() {

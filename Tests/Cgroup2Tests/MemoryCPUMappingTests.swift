@@ -219,8 +219,13 @@ import Testing
         #expect(try writeList(LinuxResources(pids: LinuxPids(limit: 16))) == ["pids.max=16"])
     }
 
-    @Test(arguments: [Int64(0), -1, -100])
-    func pidsLimitZeroOrNegativeWritesMax(limit: Int64) throws {
+    @Test(arguments: [Int64(-1), -100])
+    func pidsLimitNegativeWritesMax(limit: Int64) throws {
         #expect(try writeList(LinuxResources(pids: LinuxPids(limit: limit))) == ["pids.max=max"])
+    }
+
+    /// runc 1.5 (opencontainers/cgroups fs2/pids.go): 0 becomes 1, as systemd's TasksMax.
+    @Test func pidsLimitZeroWritesOne() throws {
+        #expect(try writeList(LinuxResources(pids: LinuxPids(limit: 0))) == ["pids.max=1"])
     }
 }

@@ -68,16 +68,54 @@ import Testing
         #expect(try value(cgroup, "cgroup.subtree_control") == "")
     }
 
+    /// runc's delegation: the new cgroup gets every controller the root offers, and its own
+    /// subtree_control is left to what runs in it. The kernel's no-internal-processes rule
+    /// then decides what a populated cgroup can hand down: threaded controllers (pids) yes,
+    /// domain ones (memory) only once the processes moved to a sub-group, as systemd does
+    /// with init.scope.
+    @Test func createHandsEveryControllerDownAndTheContainerDelegatesFurther() throws {
+        let cgroup = try makeCgroup("res-delegate")
+        defer { try? cgroup.remove(createdAncestors: 1) }
+        #expect(cgroup.availableControllers() == Cgroup(root: mount, path: "").availableControllers())
+        #expect(cgroup.availableControllers().isSuperset(of: ["cpu", "io", "memory", "pids"]))
+        #expect(try value(cgroup, "cgroup.subtree_control") == "")
+        #expect(Files.exists(cgroup.directory + "/memory.current"))
+
+        let fd = try cgroup.open()
+        defer { fd.close() }
+        let (pid, _) = try ProcessControl.spawn(path: "/bin/sleep", arguments: ["sleep", "30"], environment: [], cgroup: fd)
+        defer { kill(pid, SIGKILL); _ = try? ProcessControl.wait(pid) }
+        try cgroup.enable(["pids"])
+        try cgroup.write("cgroup.subtree_control", "-pids")
+        let busy = thrownError { () throws(BerthError) in try cgroup.enable(["memory"]) }
+        #expect(busy?.errno == EBUSY, "\(String(describing: busy))")
+
+        #expect(mkdir(cgroup.directory + "/init.scope", 0o755) == 0)
+        try Cgroup(root: mount, path: cgroup.path + "/init.scope").write("cgroup.procs", String(pid))
+        try cgroup.enable(["memory", "pids"])
+        #expect(mkdir(cgroup.directory + "/nested", 0o755) == 0 && mkdir(cgroup.directory + "/nested/deeper", 0o755) == 0)
+        #expect(Files.exists(cgroup.directory + "/nested/memory.max"))
+        #expect(Files.exists(cgroup.directory + "/nested/pids.max"))
+
+        // remove kills the moved process and takes the sub-groups with the cgroup.
+        try cgroup.remove(createdAncestors: 1)
+        #expect(!cgroup.exists)
+        #expect(!Cgroup(root: mount, path: String(cgroup.path.split(separator: "/")[0])).exists)
+    }
+
     @Test func unlimitedValuesReadBackAsMax() throws {
         let cgroup = try makeCgroup("res-max")
         defer { try? cgroup.remove(createdAncestors: 1) }
         try cgroup.apply(LinuxResources(memory: LinuxMemory(limit: 32 << 20, swap: 32 << 20), pids: LinuxPids(limit: 4)))
         #expect(try value(cgroup, "memory.swap.max") == "0")
-        try cgroup.apply(LinuxResources(memory: LinuxMemory(limit: -1), cpu: LinuxCPU(quota: -1, period: 50_000), pids: LinuxPids(limit: 0)))
+        try cgroup.apply(LinuxResources(memory: LinuxMemory(limit: -1), cpu: LinuxCPU(quota: -1, period: 50_000), pids: LinuxPids(limit: -1)))
         #expect(try value(cgroup, "memory.max") == "max")
         #expect(try value(cgroup, "memory.swap.max") == "max")
         #expect(try value(cgroup, "cpu.max") == "max 50000")
         #expect(try value(cgroup, "pids.max") == "max")
+        // runc 1.5 writes 0 as 1 (opencontainers/cgroups fs2/pids.go), not "max" as runc 1.1.
+        try cgroup.apply(LinuxResources(pids: LinuxPids(limit: 0)))
+        #expect(try value(cgroup, "pids.max") == "1")
     }
 
     /// The kernel refuses a quota below the current burst; apply retries it after the burst.
@@ -193,8 +231,19 @@ import Testing
         let (pid, _) = try ProcessControl.spawn(path: "/bin/sleep", arguments: ["sleep", "30"], environment: [], cgroup: fd)
         defer { kill(pid, SIGKILL); _ = try? ProcessControl.wait(pid) }
         let child = Cgroup(root: mount, path: parent.path + "/ctr")
-        try child.create()
+        // Handing the threaded controllers down made the parent a thread root: as runc, create
+        // makes the new cgroup threaded, where a process can go, or refuses a domain controller.
+        let refused = thrownError { () throws(BerthError) in try child.create(controllers: ["pids", "memory"]) }
+        #expect(refused?.code == .unsupported, "\(String(describing: refused))")
+        #expect(!child.exists)
+        try child.create(controllers: ["pids"])
         defer { try? child.remove() }
+        #expect(try value(child, "cgroup.type") == "threaded")
+        let childFD = try child.open()
+        defer { childFD.close() }
+        let (inChild, _) = try ProcessControl.spawn(path: "/bin/sleep", arguments: ["sleep", "30"], environment: [], cgroup: childFD)
+        defer { kill(inChild, SIGKILL); _ = try? ProcessControl.wait(inChild) }
+        #expect(child.processes() == [inChild])
         let memory = LinuxResources(memory: LinuxMemory(limit: 16 << 20))
         let error = thrownError { () throws(BerthError) in try child.apply(memory) }
         #expect(error?.code == .unsupported)
