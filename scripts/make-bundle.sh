@@ -5,8 +5,8 @@
 #   scripts/make-bundle.sh [--oci-version V] [--from runc] BERTH DIR -- CMD ARGS...
 #
 # --oci-version rewrites ociVersion, for runtimes that refuse a newer one (crun 1.8 stops at 1.0.2).
-# --from runc starts from runc's default config instead, with its terminal turned off (the bundle
-# most tools and tutorials start from).
+# --from runc starts from runc's default config instead (the bundle most tools and tutorials
+# start from). Either way the process gets no terminal: both specs write an interactive one.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 version=''

@@ -18,12 +18,15 @@ struct Verb: Sendable {
     /// What its arguments are, for completion.
     var operands = Operands.names
     var run: @Sendable (Arguments, GlobalOptions) throws(BerthError) -> Int32
+    /// More text for `COMMAND --help`, after the summary.
+    var details: String?
 }
 
 /// The `berth` command: global options, then one of the verbs below.
 public enum Berth {
     static let verbs: [Verb] = [
-        Verb(name: "spec", synopsis: "[--bundle DIR]", summary: "write a default config.json", flags: SpecCommand.flags, operands: .none, run: SpecCommand.run),
+        Verb(name: "spec", synopsis: "[--bundle DIR] [--rootless]", summary: "write a default config.json", flags: SpecCommand.flags, operands: .none,
+             run: SpecCommand.run, details: SpecCommand.details),
         Verb(name: "create", synopsis: "[--bundle DIR] [--pid-file F] [--console-socket S] ID", summary: "create a container, waiting to start",
              flags: CreateCommand.flags, operands: .none, run: CreateCommand.run),
         Verb(name: "start", synopsis: "ID", summary: "run the created container's process", run: StartCommand.run),
@@ -78,6 +81,10 @@ public enum Berth {
     /// The help of one verb, as runc's: NAME, USAGE and OPTIONS, listed from its flag table.
     static func usage(of name: String) -> String? {
         guard let verb = verbs.first(where: { $0.name == name }) else { return nil }
+        // runc's DESCRIPTION section, for the verbs that have more to say.
+        let details = verb.details.map { text in
+            "DESCRIPTION:\n" + text.split(separator: "\n", omittingEmptySubsequences: false).map { "   " + $0 }.joined(separator: "\n") + "\n\n"
+        } ?? ""
         return """
         NAME:
            berth \(verb.name) - \(verb.summary)
@@ -85,7 +92,7 @@ public enum Berth {
         USAGE:
            berth \(verb.name) \(verb.synopsis)
 
-        OPTIONS:
+        \(details)OPTIONS:
         \(indented((verb.flags + [Flag.help]).helpText))
         """
     }

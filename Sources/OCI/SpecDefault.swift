@@ -20,17 +20,18 @@ extension Spec {
         "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
     ]
 
-    /// The configuration `berth spec` writes: `runc spec`'s template with Docker's
-    /// default capability set.
+    /// The configuration `berth spec` writes: `runc spec`'s template (an interactive `sh` on a
+    /// terminal) with Docker's default capability set.
     ///
-    /// Differences from runc: `terminal` is false (berth has no console support yet),
-    /// the hostname is `berth`, and bounding/effective/permitted carry the Docker set
-    /// instead of runc's minimal three capabilities.
-    public static func defaultConfig() -> Spec {
+    /// Differences from runc: the hostname is `berth`, and bounding/effective/permitted carry
+    /// the Docker set instead of runc's minimal three capabilities (`berth spec` also adds the
+    /// default seccomp profile). runc adds the cgroup namespace only on a cgroup v2 unified
+    /// host, which the caller knows: `cgroupNamespace`.
+    public static func defaultConfig(cgroupNamespace: Bool = true) -> Spec {
         Spec(
             ociVersion: version,
             process: Process(
-                terminal: false,
+                terminal: true,
                 user: User(uid: 0, gid: 0),
                 args: ["sh"],
                 env: [
@@ -53,7 +54,7 @@ extension Spec {
                 // Deny all device access unless a later rule allows it; the runtime
                 // adds rules for the standard /dev nodes it creates.
                 resources: LinuxResources(devices: [LinuxDeviceCgroup(allow: false, access: "rwm")]),
-                namespaces: [.pid, .network, .ipc, .uts, .mount, .cgroup].map { LinuxNamespace(type: $0) },
+                namespaces: ([.pid, .network, .ipc, .uts, .mount] + (cgroupNamespace ? [.cgroup] : [])).map { LinuxNamespace(type: $0) },
                 maskedPaths: defaultMaskedPaths,
                 readonlyPaths: defaultReadonlyPaths
             )

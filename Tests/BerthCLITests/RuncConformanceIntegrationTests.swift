@@ -343,7 +343,9 @@ struct RuncConformanceIntegrationTests {
         }
     }
 
-    @Test func specRefusesToOverwriteAConfigAsRuncDoes() async throws {
+    /// runc's shape (an interactive sh, and the cgroup namespace exactly where runc adds it: a
+    /// cgroup v2 unified host, so in the VM and not on the hybrid host), and no overwriting.
+    @Test func specWritesRuncsShapeAndRefusesToOverwriteAConfigAsRuncDoes() async throws {
         try await withBerthSandbox { s in
             let berthBundle = s.directory.path + "/spec-berth", runcBundle = s.directory.path + "/spec-runc"
             for path in [berthBundle, runcBundle] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
@@ -352,6 +354,14 @@ struct RuncConformanceIntegrationTests {
             let config = try #require(try Self.json(try String(contentsOfFile: berthBundle + "/config.json", encoding: .utf8)) as? [String: Any])
             let runcConfig = try #require(try Self.json(try String(contentsOfFile: runcBundle + "/config.json", encoding: .utf8)) as? [String: Any])
             #expect(Set(runcConfig.keys).isSubset(of: Set(config.keys)), "berth: \(config.keys.sorted()) runc: \(runcConfig.keys.sorted())")
+            let process = config["process"] as? [String: Any], runcProcess = runcConfig["process"] as? [String: Any]
+            #expect(process?["terminal"] as? Bool == true && runcProcess?["terminal"] as? Bool == true)
+            #expect(process?["args"] as? [String] == ["sh"] && runcProcess?["args"] as? [String] == ["sh"])
+            func namespaces(_ config: [String: Any]) -> [String] {
+                ((config["linux"] as? [String: Any])?["namespaces"] as? [[String: Any]] ?? []).compactMap { $0["type"] as? String }
+            }
+            #expect(namespaces(config) == namespaces(runcConfig), "berth: \(namespaces(config)) runc: \(namespaces(runcConfig))")
+            #expect(namespaces(config).contains("cgroup") == (CgroupV2Host.inVM || CgroupV2Host.hasControllers))
             let again = try await s.berth("spec", "--bundle", berthBundle)
             let runcAgain = try await Self.runc(s, "spec", "--bundle", runcBundle)
             #expect(again.status == 1 && runcAgain.status == 1, "berth: \(again) runc: \(runcAgain)")

@@ -216,7 +216,7 @@ import Testing
     @Test func prettyDefaultSpecIsRuncStyle() throws {
         let text = try encodeJSON(Spec.defaultConfig(), pretty: true)
         _ = try JSONValue.parse(text)
-        #expect(text.hasPrefix("{\n  \"ociVersion\": \"1.2.0\",\n  \"process\": {\n    \"terminal\": false,\n"))
+        #expect(text.hasPrefix("{\n  \"ociVersion\": \"1.2.0\",\n  \"process\": {\n    \"terminal\": true,\n"))
         #expect(text.hasSuffix("\n}"))
         #expect(!text.contains("inheritable"))
         #expect(!text.contains("ambient"))
@@ -241,6 +241,8 @@ import Testing
         #expect(spec.mounts?.last == Mount(destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup",
                                            options: ["nosuid", "noexec", "nodev", "relatime", "ro"]))
         #expect(spec.linux?.namespaces?.map(\.type) == [.pid, .network, .ipc, .uts, .mount, .cgroup])
+        #expect(Spec.defaultConfig(cgroupNamespace: false).linux?.namespaces?.map(\.type) == [.pid, .network, .ipc, .uts, .mount])
+        #expect(spec.process?.terminal == true)
         #expect(spec.linux?.maskedPaths?.count == 11)
         #expect(spec.linux?.readonlyPaths?.count == 5)
     }

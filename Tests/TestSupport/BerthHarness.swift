@@ -437,7 +437,8 @@ public final class BerthSandbox: @unchecked Sendable {
     }
 
     /// A bundle whose config.json is `berth spec`'s, with the busybox rootfs, `args` as the
-    /// process, the sandbox marker in the environment, then `edit` applied.
+    /// process without a terminal (`berth spec` writes runc's interactive one), the sandbox
+    /// marker in the environment, then `edit` applied.
     public func bundle(_ args: [String], name: String? = nil, edit: (inout BundleConfig) throws -> Void = { _ in }) async throws -> TestBundle {
         let path = directory.path + "/" + (name ?? "bundle-\(next())")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -446,6 +447,7 @@ public final class BerthSandbox: @unchecked Sendable {
         let bundle = TestBundle(path: path)
         var config = try bundle.config()
         config["root.path"] = rootfs
+        config["process.terminal"] = false
         config.args = args
         config.env = config.env + [marker]
         try edit(&config)
