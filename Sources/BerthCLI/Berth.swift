@@ -104,8 +104,9 @@ public enum Berth {
 
     /// `berth --version`: runc's first lines (go-runc reads the version, then `commit:` on the
     /// second line and `spec:` on the third), then crun's rundir and feature tokens. A token
-    /// names only what berth enforces: +EBPF is the device program of linux.resources.devices;
-    /// +SYSTEMD waits for sd-notify.
+    /// names only what berth enforces: +EBPF is the device program of linux.resources.devices.
+    /// No +SYSTEMD: crun prints it when linked with libsystemd, which also means the systemd
+    /// cgroup driver, which berth lacks (`features` says systemd: false); sd-notify needs none.
     static func version(_ globals: GlobalOptions) -> String {
         """
         berth version \(berthVersion)

@@ -23,6 +23,9 @@ public struct Launcher {
     /// Instead of a path: a connected unix socket that receives the master (the caller keeps
     /// and closes it). ctr's supervisor uses one end of a socketpair.
     public var consoleConnection: FileDescriptor?
+    /// The state directory's notify directory that the plan binds into the container
+    /// (``LaunchPlan/proxyNotifySocket(from:)``): made before the init mounts it.
+    public var notifyDirectory: String?
 
     public init(store: StateStore, plan: LaunchPlan, configBytes: [UInt8]) {
         self.store = store
@@ -48,6 +51,7 @@ public struct Launcher {
         var cgroup: Cgroup?
         do throws(BerthError) {
             try Files.writeAtomically(store.directory(plan.id) + "/config.json", configBytes, durable: false)
+            if let notifyDirectory { try sys("mkdir", notifyDirectory) { Glibc.mkdir(notifyDirectory, 0o755) } }
             if let warning = plan.rootless?.warning { warn(warning) }
             if let mount = Cgroup.hostMount(), plan.rootless == nil || plan.rootless?.cgroup != nil {
                 // Rootless, the delegated cgroup is the root: nothing above it is the user's to write.

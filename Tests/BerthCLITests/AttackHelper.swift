@@ -4,8 +4,9 @@ import TestSupport
 import Testing
 
 /// `berth-attack`, a static C program the attack tests run inside containers: busybox cannot
-/// issue raw syscalls, list its own descriptors without adding one, or race /proc. Compiled once
-/// per source version with the host's `cc -static` into /tmp (the VM sees the host's compiler).
+/// issue raw syscalls, list its own descriptors without adding one, race /proc or send an
+/// sd_notify datagram. Compiled once per source version with the host's `cc -static` into /tmp
+/// (the VM sees the host's compiler).
 enum AttackHelper {
     static let source = #"""
     #define _GNU_SOURCE
@@ -20,6 +21,7 @@ enum AttackHelper {
     #include <sys/socket.h>
     #include <sys/stat.h>
     #include <sys/syscall.h>
+    #include <sys/un.h>
     #include <sys/sysmacros.h>
     #include <time.h>
     #include <unistd.h>
@@ -168,14 +170,31 @@ enum AttackHelper {
         return 0;
     }
 
+    /* sd_notify as a service sends it: each argument one datagram to $NOTIFY_SOCKET. */
+    static int notify(int count, char **messages) {
+        const char *path = getenv("NOTIFY_SOCKET");
+        if (!path) { fprintf(stderr, "NOTIFY_SOCKET is not set\n"); return 1; }
+        struct sockaddr_un address = {.sun_family = AF_UNIX};
+        strncpy(address.sun_path, path, sizeof(address.sun_path) - 1);
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        for (int i = 0; i < count; i++) {
+            if (sendto(fd, messages[i], strlen(messages[i]), 0, (struct sockaddr *)&address, sizeof(address)) < 0) {
+                perror("sendto");
+                return 1;
+            }
+        }
+        return 0;
+    }
+
     int main(int argc, char **argv) {
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc >= 2 && strcmp(argv[1], "fds") == 0) return fds();
         if (argc >= 2 && strcmp(argv[1], "syscalls") == 0) return syscalls();
         if (argc >= 2 && strcmp(argv[1], "rawsocket") == 0) return rawsocket();
         if (argc >= 2 && strcmp(argv[1], "ids") == 0) return ids();
+        if (argc >= 2 && strcmp(argv[1], "notify") == 0) return notify(argc - 2, argv + 2);
         if (argc >= 6 && strcmp(argv[1], "race") == 0) return race(argv[2], atof(argv[3]), argv[4], argv[5]);
-        fprintf(stderr, "usage: berth-attack fds | syscalls | rawsocket | ids | race DEV:INO SECONDS STOPFILE REPORT\n");
+        fprintf(stderr, "usage: berth-attack fds | syscalls | rawsocket | ids | notify MESSAGE... | race DEV:INO SECONDS STOPFILE REPORT\n");
         return 2;
     }
     """#

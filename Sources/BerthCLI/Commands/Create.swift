@@ -33,7 +33,7 @@ enum CreateCommand {
         do { bytes = try Files.read(configPath) } catch { throw error.prefixed("bundle") }
         let spec: Spec
         do { spec = try decodeJSON(Spec.self, from: bytes) } catch { throw BerthError(.invalidConfig, "\(configPath): \(error)") }
-        let plan: LaunchPlan
+        var plan: LaunchPlan
         do {
             plan = try LaunchPlan(spec: spec, id: id, bundle: bundle, usePivotRoot: !parsed.flag("no-pivot"),
                                   // A dot name: never a container ID, so never listed as one or taken by one.
@@ -41,7 +41,14 @@ enum CreateCommand {
         } catch {
             throw error.prefixed(configPath)
         }
+        // sd_notify: the container gets a socket of berth's, relayed by start (runc's way).
+        var notifyDirectory: String?
+        if NotifySocket.hostSocket != nil {
+            notifyDirectory = NotifySocket.directory(in: globals.store.directory(id))
+            notifyDirectory.map { plan.proxyNotifySocket(from: $0) }
+        }
         var launcher = Launcher(store: globals.store, plan: plan, configBytes: bytes)
+        launcher.notifyDirectory = notifyDirectory
         launcher.preserveFDs = try parsed.integer("preserve-fds", flag: "--preserve-fds") ?? 0
         launcher.pidFile = try parsed.value("pid-file").map { (path) throws(BerthError) in try absolutePath(path) }
         launcher.consoleSocket = try parsed.value("console-socket").map { (path) throws(BerthError) in try absolutePath(path) }

@@ -29,14 +29,23 @@ enum RunCommand {
         }
         defer { master?.close() }
         let id = created.record.id
+        let notify: NotifyRelay?
         do {
             if !detach { try holdForwardedSignals() }
             // The size before the first instruction of the process, as a shell reads it at start.
             master.map { ForegroundTerminal(master: $0, interactive: true).copyWindowSize() }
+            notify = try NotifyRelay.open(store: globals.store, id: id)
             try containers.start(id)
         } catch {
             try? containers.delete(id, force: true)
             throw error
+        }
+        if let notify {
+            defer { notify.close() }
+            // As runc: the main pid is the init's when detached, berth's while it waits, and a
+            // relay that fails does not stop the container. A proxied terminal would not be
+            // served meanwhile, so there is no relay with one.
+            if master == nil { try? notify.relay(pid: created.record.pid, mainPID: detach ? created.record.pid : getpid()) }
         }
         guard !detach, let pidfd = created.pidfd else { return 0 }
         defer { pidfd.close() }
