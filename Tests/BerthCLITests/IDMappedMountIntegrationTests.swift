@@ -65,8 +65,8 @@ struct IDMappedMountIntegrationTests {
         try await withBerthSandbox { s in
             let source = try Self.source(s, withUserNamespace ? "userns" : "plain")
             let host = withUserNamespace ? 100_000 : 0
-            let bundle = try await s.foreignBundle(.runc, ["sh", "-c", "stat -c '%u:%g' /data/file; touch /data/made"]) {
-                $0.addMount(destination: "/data", type: "bind", source: source, options: ["rbind", "idmap"])
+            let bundle = try await s.foreignBundle(.runc, ["sh", "-c", "stat -c '%u:%g' /run/file; touch /run/made"]) {
+                $0.addMount(destination: "/run", type: "bind", source: source, options: ["rbind", "idmap"])
                 $0["mounts.7.uidMappings"] = Self.mapping(1000, host)
                 $0["mounts.7.gidMappings"] = Self.mapping(1000, host)
                 guard withUserNamespace else { return }
@@ -91,8 +91,8 @@ struct IDMappedMountIntegrationTests {
             try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: false)
             try #require(mount("tmpfs", sub, "tmpfs", 0, "mode=755") == 0, "a scratch tmpfs below the test's directory")
             defer { umount2(sub, Int32(MNT_DETACH)) }
-            let bundle = try await s.foreignBundle(.runc, ["sh", "-c", "stat -c '%u:%g' /data/sub /data/file"]) {
-                $0.addMount(destination: "/data", type: "bind", source: source, options: ["rbind", option])
+            let bundle = try await s.foreignBundle(.runc, ["sh", "-c", "stat -c '%u:%g' /run/sub /run/file"]) {
+                $0.addMount(destination: "/run", type: "bind", source: source, options: ["rbind", option])
                 $0["mounts.7.uidMappings"] = [["containerID": 0, "hostID": 7, "size": 1], ["containerID": 1000, "hostID": 0, "size": 1]]
                 $0["mounts.7.gidMappings"] = [["containerID": 0, "hostID": 7, "size": 1], ["containerID": 1000, "hostID": 0, "size": 1]]
             }

@@ -70,7 +70,8 @@ struct NotifySocketIntegrationTests {
             let id = s.newID()
             let run = try Self.spawn(s, listener, ["run", "--detach", "--bundle", bundle.path, id])
             var messages: [String] = []
-            while messages.last != "BARRIER=1", let message = await listener.next() {
+            // The first message waits for the whole create and start: a command's bound, not settle's.
+            while messages.last != "BARRIER=1", let message = await listener.next(timeout: messages.isEmpty ? TestTiming.command : TestTiming.settle) {
                 messages.append(message)
                 // berth waits for the barrier's pipe to close: it cannot be done before we read it.
                 if message.hasPrefix("MAINPID=") { #expect(!run.poll(), "berth returned before the barrier") }
@@ -78,7 +79,7 @@ struct NotifySocketIntegrationTests {
             let result = await run.wait()
             #expect(result.succeeded, "\(result)")
             let pid = try await s.state(id)?["pid"] as? Int
-            #expect(messages == ["STATUS=starting", "READY=1", "MAINPID=\(pid ?? -1)\n", "BARRIER=1"])
+            #expect(messages == ["STATUS=starting", "READY=1", "MAINPID=\(pid ?? -1)\n", "BARRIER=1"], "\(result)")
             #expect(try await s.berth("delete", "--force", id).succeeded)
         }
     }
@@ -93,7 +94,7 @@ struct NotifySocketIntegrationTests {
             let create = try await Self.spawn(s, listener, ["create", "--bundle", bundle.path, id]).wait()
             try #require(create.succeeded, "\(create)")
             let start = try Self.spawn(s, listener, ["start", id])
-            #expect(await listener.next() == "READY=1")
+            #expect(await listener.next(timeout: TestTiming.command) == "READY=1")
             #expect(!start.poll(), "start returned before the barrier")
             let pid = try await s.state(id)?["pid"] as? Int
             #expect(await listener.next() == "MAINPID=\(pid ?? -1)\n")
