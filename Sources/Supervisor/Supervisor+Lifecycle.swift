@@ -311,6 +311,9 @@ extension Supervisor {
         status.pid = 0
         status.pidStartTime = 0
         saveStatus()
+        // --rm: the service is gone before anyone hears that it ended, so that `ctr run --rm`
+        // (and `ctr wait`, `ctr stop`) return with the name free for reuse at once.
+        if definition.removeWhenDone { removeServiceFiles() }
         let answer = ControlResponse.ended(status).encoded
         for waiter in waiters {
             try? ControlSocket.send(answer, on: waiter)
@@ -331,7 +334,12 @@ extension Supervisor {
         terminalInput?.source.close()
         terminalInput = nil
         log.close()
-        if definition.removeWhenDone { Files.removeTree(service.path) }
         ended = true
+    }
+
+    /// The service's directory, its socket with it: the listener stays open until the end, and
+    /// the supervisor.log descriptor too (only the name goes).
+    private func removeServiceFiles() {
+        Files.removeTree(service.path)
     }
 }
