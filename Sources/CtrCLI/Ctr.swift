@@ -34,6 +34,7 @@ public enum Ctr {
         ("stop", StopCommand.self), ("kill", KillCommand.self), ("rm", RmCommand.self), ("inspect", InspectCommand.self),
         ("pause", PauseCommand.self), ("unpause", UnpauseCommand.self), ("update", UpdateCommand.self), ("stats", StatsCommand.self),
         ("rollout", RolloutCommand.self), ("rollback", RollbackCommand.self), ("completion", CompletionCommand.self),
+        ("start", StartCommand.self), ("restart", RestartCommand.self), ("wait", WaitCommand.self), ("rename", RenameCommand.self),
     ]
 
     /// The flags before the command, as `main` parses them (for `ctr completion`).

@@ -33,6 +33,27 @@ public enum SupervisorProcess {
         }
     }
 
+    /// Forks a supervisor for a service that has ended (`ctr start`, `ctr system boot`), from its
+    /// saved definition and config.json, and waits until it has started the container or failed
+    /// to. The service is kept either way: its exit history goes on, and a container that cannot
+    /// start is recorded as an exit with the error.
+    public static func startAgain(service: ServiceDirectory, definition: ServiceDefinition, plan: LaunchPlan,
+                                  configBytes: [UInt8], history: [ExitRecord]) throws(BerthError) -> Started {
+        try fork(service: service, removeOnFailure: false) { (report) throws(BerthError) in
+            let supervisor = try Supervisor(service: service, definition: definition, plan: plan, configBytes: configBytes,
+                                            state: .starting, report: report)
+            supervisor.status.exits = history
+            do throws(BerthError) { try supervisor.startContainer() } catch {
+                supervisor.status.record(ExitRecord(startedAt: nil, finishedAt: .now(), error: error.description))
+                supervisor.status.state = .exited
+                supervisor.saveStatus()
+                _ = Glibc.unlink(service.socketPath)
+                throw error
+            }
+            return supervisor
+        }
+    }
+
     /// Forks a supervisor for a service whose supervisor died, to take over its container: the
     /// init (through a pidfd, since it is no longer our child), its cgroup, and its output
     /// fifos, which the container kept open. The container's config.json is validated again
