@@ -106,11 +106,12 @@ stopped=$EPOCHREALTIME
 left=$( (ls "$root"; find "$(awk '{for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") print $5; break }}' /proc/self/mountinfo | head -n 1)/ctr" -mindepth 1 -maxdepth 1 -type d 2>/dev/null
     pgrep -f "ctr --root $root" || true; pgrep -fx "sleep 100000" || true) | grep -vc '^\.seccomp$' || true)
 
-# ctr's overhead: a foreground `ctr run --rm` of /bin/true against `berth run` of the same.
+# ctr's overhead: a foreground `ctr run --rm` of /bin/true against `berth run` of the same, with
+# the definition and log in a data root on disk ($work) and the runtime state in $root.
 scripts/make-bundle.sh "$berth" "$work/bundle" -- /bin/true
 hyperfine -N --style basic --warmup 5 --runs 50 --export-json "$work/run.json" \
     -n berth "$berth --root $work/berth-state run --bundle $work/bundle b" \
-    -n ctr "$ctr --root $root run --rm --read-only $rootfs -- /bin/true" >&2
+    -n ctr "$ctr --root $root --data-root $work/data run --rm --read-only $rootfs -- /bin/true" >&2
 
 # conmon, as podman starts it, around runc with the same bundle running sleep.
 conmon_rss=null conmon_private=null conmon_dirty=null

@@ -3,11 +3,17 @@ import CommandLineFlags
 import Glibc
 import Linux
 import Runtime
+import SupervisorAPI
 
 /// What every command gets: the state root and the global flags.
 struct CtrContext {
     var root = StateRoot.defaultPath(program: "ctr")
+    /// Where definitions and logs live (DataRoot): /var/lib/ctr by default.
+    var dataRoot = DataRoot.defaultPath()
     var debug = false
+
+    /// The service called `name` (which may not exist).
+    func service(_ name: String) -> ServiceDirectory { ServiceDirectory(root: root, dataRoot: dataRoot, name: name) }
 }
 
 /// One verb of ctr; each lives in its own file under Commands/.
@@ -35,14 +41,15 @@ public enum Ctr {
         ("pause", PauseCommand.self), ("unpause", UnpauseCommand.self), ("update", UpdateCommand.self), ("stats", StatsCommand.self),
         ("rollout", RolloutCommand.self), ("rollback", RollbackCommand.self), ("completion", CompletionCommand.self),
         ("start", StartCommand.self), ("restart", RestartCommand.self), ("wait", WaitCommand.self), ("rename", RenameCommand.self),
+        ("system", SystemCommand.self),
     ]
 
     /// The flags before the command, as `main` parses them (for `ctr completion`).
-    static let globalFlags: [Flag] = [.value("root"), .boolean("debug"), .boolean("h", "help"), .boolean("v", "version")]
+    static let globalFlags: [Flag] = [.value("root"), .value("data-root"), .boolean("debug"), .boolean("h", "help"), .boolean("v", "version")]
 
     static var usage: String {
         var text = """
-        usage: ctr [--root DIR] [--debug] COMMAND [ARGS...]
+        usage: ctr [--root DIR] [--data-root DIR] [--debug] COMMAND [ARGS...]
 
         Run containers as services, each watched by a small supervisor.
 
@@ -55,7 +62,10 @@ public enum Ctr {
         text += """
 
         global flags:
-          --root DIR   state directory (default /run/ctr; $XDG_RUNTIME_DIR/ctr for a user)
+          --root DIR   runtime state (default /run/ctr; $XDG_RUNTIME_DIR/ctr for a user)
+          --data-root DIR   definitions and logs, which survive a reboot (default /var/lib/ctr;
+                       $XDG_DATA_HOME/ctr or ~/.local/share/ctr for a user; $CTR_DATA_ROOT;
+                       with --root alone: that directory holds both)
           --debug      show the cause of an error
           -h, --help   this text; ctr COMMAND --help shows a command's flags and examples
 
@@ -83,6 +93,10 @@ public enum Ctr {
             context.root = parsed.value("root") ?? context.root
             guard context.root.hasPrefix("/") else { throw BerthError(.invalidArgument, "flag --root: \"\(context.root)\" must be an absolute path") }
             try StateRoot.checkOwner(context.root, label: parsed.value("root") == nil ? "state root" : "flag --root")
+            context.dataRoot = try DataRoot.resolve(flag: parsed.value("data-root"), rootFlag: parsed.value("root"))
+            if context.dataRoot != context.root {
+                try StateRoot.checkOwner(context.dataRoot, label: parsed.value("data-root") == nil ? "data root" : "flag --data-root")
+            }
             guard let first = parsed.positionals.first else {
                 _ = try? FileDescriptor.standardError.writeAll(usage)
                 return 2

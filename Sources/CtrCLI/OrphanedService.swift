@@ -18,6 +18,7 @@ struct OrphanedService {
     /// SIGTERM to the init, SIGKILL to the whole cgroup after `timeoutSeconds`, then the
     /// container is removed and the service recorded as exited.
     func stop(timeoutSeconds: Int) throws(BerthError) {
+        try view.directory.markStoppedByUser()
         if let status = view.status, status.containerIsAlive {
             let pidfd = try? ProcessControl.openPidfd(status.pid)
             defer { pidfd?.close() }

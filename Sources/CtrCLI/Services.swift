@@ -11,18 +11,18 @@ struct ServiceView {
     /// nil while the supervisor has not written its first status.
     let status: ServiceStatus?
 
-    /// The service called `name` under `root`, or a not-found error.
-    static func load(_ name: String, root: String) throws(BerthError) -> ServiceView {
+    /// The service called `name`, or a not-found error.
+    static func load(_ name: String, in context: CtrContext) throws(BerthError) -> ServiceView {
         try ServiceName.validate(name, label: "service name")
-        let directory = ServiceDirectory(root: root, name: name)
+        let directory = context.service(name)
         guard directory.exists else { throw BerthError(.notFound, "no service named \"\(name)\" (see ctr ps -a)") }
         return try ServiceView(directory)
     }
 
     /// `load`, and when the service's supervisor is gone, a new one adopts the container first:
     /// what commands that act on a service use (ps and inspect only look).
-    static func loadAdopting(_ name: String, root: String) throws(BerthError) -> ServiceView {
-        try load(name, root: root).adoptingIfOrphaned()
+    static func loadAdopting(_ name: String, in context: CtrContext) throws(BerthError) -> ServiceView {
+        try load(name, in: context).adoptingIfOrphaned()
     }
 
     init(_ directory: ServiceDirectory) throws(BerthError) {
@@ -32,8 +32,13 @@ struct ServiceView {
         } catch where error.errno == ENOENT {
             throw BerthError(.notFound, "service \"\(directory.name)\" is being created or removed")
         }
-        status = try directory.loadStatus()
+        // No runtime directory: the machine rebooted (or /run was wiped) since it last ran.
+        booted = directory.isSplit && !directory.hasRuntimeState
+        status = booted ? nil : try directory.loadStatus()
     }
+
+    /// The service has no runtime state: it has not run since the machine started.
+    let booted: Bool
 
     var name: String { directory.name }
 
@@ -46,6 +51,7 @@ struct ServiceView {
     /// Whether a container may still be running: the supervisor is active, or gone while its
     /// container lives on.
     var isActive: Bool {
+        if booted { return false }
         guard let status else { return true }
         if !status.state.isActive { return false }
         return status.supervisorIsAlive || status.containerIsAlive
@@ -54,6 +60,7 @@ struct ServiceView {
     /// `running`, `exited (1)`, `restarting`, `paused`... and what is wrong when the supervisor
     /// is gone.
     var displayStatus: String {
+        if booted { return isStoppedByUser ? "exited (before boot, stopped)" : "exited (before boot)" }
         guard let status else { return "starting" }
         if supervisorIsGone {
             return status.containerIsAlive ? "running (supervisor gone)" : "unknown (supervisor gone)"
@@ -82,9 +89,11 @@ struct ServiceView {
         "service \"\(name)\": its supervisor (pid \(status?.supervisorPid ?? 0)) is gone; the container was left running without one"
     }
 
-    /// Every service under `root`; one whose files are half written is skipped.
-    static func all(root: String) -> [ServiceView] {
-        ServiceDirectory.all(root: root).compactMap { try? ServiceView($0) }
+    var isStoppedByUser: Bool { directory.isStoppedByUser }
+
+    /// Every service; one whose files are half written is skipped.
+    static func all(in context: CtrContext) -> [ServiceView] {
+        ServiceDirectory.all(root: context.root, dataRoot: context.dataRoot).compactMap { try? ServiceView($0) }
     }
 }
 

@@ -80,6 +80,9 @@ extension Supervisor {
         case .wait:
             return status.state == .exited ? .ended(status) : nil
         case .stop(let timeout):
+            // A stop asked for (not a SIGTERM, which is how a shutdown ends us): `ctr system
+            // boot` leaves the service stopped.
+            do { try service.markStoppedByUser() } catch { SupervisorLog.warn("\(error)") }
             if status.state == .exited { return .ended(status) }
             beginStop(timeoutSeconds: timeout)
             return status.state == .exited ? .ended(status) : nil

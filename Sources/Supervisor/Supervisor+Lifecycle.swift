@@ -337,9 +337,9 @@ extension Supervisor {
         ended = true
     }
 
-    /// The service's directory, its socket with it: the listener stays open until the end, and
-    /// the supervisor.log descriptor too (only the name goes).
+    /// The service's directories, its socket with them: the listener stays open until the end,
+    /// and the supervisor.log descriptor too (only the names go).
     private func removeServiceFiles() {
-        Files.removeTree(service.path)
+        service.remove()
     }
 }

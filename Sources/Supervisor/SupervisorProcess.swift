@@ -40,17 +40,20 @@ public enum SupervisorProcess {
     public static func startAgain(service: ServiceDirectory, definition: ServiceDefinition, plan: LaunchPlan,
                                   configBytes: [UInt8], history: [ExitRecord]) throws(BerthError) -> Started {
         try fork(service: service, removeOnFailure: false) { (report) throws(BerthError) in
-            let supervisor = try Supervisor(service: service, definition: definition, plan: plan, configBytes: configBytes,
-                                            state: .starting, report: report)
-            supervisor.status.exits = history
-            do throws(BerthError) { try supervisor.startContainer() } catch {
-                supervisor.status.record(ExitRecord(startedAt: nil, finishedAt: .now(), error: error.description))
-                supervisor.status.state = .exited
-                supervisor.saveStatus()
+            do throws(BerthError) {
+                let supervisor = try Supervisor(service: service, definition: definition, plan: plan, configBytes: configBytes,
+                                                state: .starting, report: report)
+                supervisor.status.exits = history
+                try supervisor.startContainer()
+                return supervisor
+            } catch {
+                // Recorded as an exit that never ran, with no supervisor: ps shows "exited (error)".
+                var status = ServiceStatus(state: .exited, exits: history)
+                status.record(ExitRecord(startedAt: nil, finishedAt: .now(), error: error.description))
+                try? service.save(status)
                 _ = Glibc.unlink(service.socketPath)
                 throw error
             }
-            return supervisor
         }
     }
 
@@ -96,7 +99,7 @@ public enum SupervisorProcess {
                 try? ControlSocket.send(SupervisorReport.failed(error.description).encoded, on: report)
                 if removeOnFailure {
                     _ = Glibc.unlink(service.socketPath)
-                    Files.removeTree(service.path)
+                    service.remove()
                 }
                 Glibc._exit(1)
             }
@@ -122,7 +125,7 @@ public enum SupervisorProcess {
         case nil:
             channel.close()
             _ = try? ProcessControl.wait(pid)
-            if removeOnFailure { Files.removeTree(service.path) }
+            if removeOnFailure { service.remove() }
             throw BerthError(.system, "service \"\(service.name)\": the supervisor exited before reporting")
         }
     }

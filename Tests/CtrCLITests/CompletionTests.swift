@@ -86,7 +86,7 @@ struct CompletionTests {
         #expect(try Self.bashCompletions("ctr ru") == ["run"])
         #expect(try Self.bashCompletions("ctr comp") == ["completion"])
         #expect(try Self.bashCompletions("ctr run --mem") == ["--memory", "--memory-high", "--memory-swap"])
-        #expect(try Self.bashCompletions("ctr run --restart ") == ["no", "on-failure", "always"])
+        #expect(try Self.bashCompletions("ctr run --restart ") == ["no", "on-failure", "always", "unless-stopped"])
         #expect(try Self.bashCompletions("ctr run --network=h") == ["host"])
         #expect(try Self.bashCompletions("ctr stop ") == ["web", "db"])
         #expect(try Self.bashCompletions("ctr --root /tmp exec -it w") == ["web"])

@@ -50,7 +50,7 @@ struct FlagParsingTests {
     }
 
     @Test func restartPoliciesParseAndPrintBack() throws {
-        for text in ["no", "always", "on-failure", "on-failure:3", "on-failure:0"] {
+        for text in ["no", "always", "unless-stopped", "on-failure", "on-failure:3", "on-failure:0"] {
             #expect(try RestartPolicy(parsing: text).description == text)
         }
         for text in ["sometimes", "on-failure:", "on-failure:-1", "on-failure:x", "always:3", ""] {

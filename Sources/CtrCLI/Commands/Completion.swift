@@ -48,7 +48,7 @@ enum CompletionCommand: CtrCommand {
             "env-file": .files,
             "volume": .files,
             "security-opt": .words(["seccomp=unconfined", "no-new-privileges"]),
-            "restart": .words(["no", "on-failure", "always"]),
+            "restart": .words(["no", "on-failure", "always", "unless-stopped"]),
             "network": .words(["none", "host"]),
             "ps.format": .words(["table", "json"]),
             "stats.format": .words(["table", "json", "csv"]),

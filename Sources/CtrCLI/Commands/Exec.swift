@@ -52,7 +52,7 @@ enum ExecCommand: CtrCommand {
         var command = Array(parsed.positionals.dropFirst())
         if command.first == "--" { command.removeFirst() }
         guard !command.isEmpty else { throw BerthError(.invalidArgument, "exec: expects a command after the service name (e.g. ctr exec \(name) ps)") }
-        let view = try ServiceView.loadAdopting(name, root: context.root)
+        let view = try ServiceView.loadAdopting(name, in: context)
         guard let status = view.status, status.state == .running || status.state == .stopping, status.containerIsAlive else {
             throw BerthError(.invalidState, "service \"\(name)\" is \(view.displayStatus): exec needs a running container")
         }

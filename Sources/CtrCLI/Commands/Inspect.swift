@@ -28,7 +28,7 @@ enum InspectCommand: CtrCommand {
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         var documents: [JSONValue] = []
         for name in try parsed.names(command: "inspect") {
-            documents.append(try document(try ServiceView.load(name, root: context.root)))
+            documents.append(try document(try ServiceView.load(name, in: context)))
         }
         try writeOut(JSONValue.array(documents).serialized(pretty: true) + "\n")
         return 0

@@ -36,7 +36,7 @@ enum LogsCommand: CtrCommand {
             }
             return count
         }
-        let view = try ServiceView.loadAdopting(try parsed.name(command: "logs"), root: context.root)
+        let view = try ServiceView.loadAdopting(try parsed.name(command: "logs"), in: context)
         let printer = LogPrinter(timestamps: parsed.flag("timestamps"))
         var reader = LogReader(service: view.directory)
         defer { reader.close() }

@@ -37,7 +37,7 @@ enum PsCommand: CtrCommand {
         guard format == "table" || format == "json" else {
             throw BerthError(.invalidArgument, "flag --format: \"\(format)\" is not table or json (e.g. --format json)")
         }
-        let services = ServiceView.all(root: context.root).filter { parsed.flag("all") || $0.isActive }
+        let services = ServiceView.all(in: context).filter { parsed.flag("all") || $0.isActive }
         let now = Timestamp.now()
         if format == "json" {
             let rows: [JSONValue] = services.map { service in

@@ -29,37 +29,41 @@ enum RenameCommand: CtrCommand {
         }
         let (old, new) = (parsed.positionals[0], parsed.positionals[1])
         try ServiceName.validate(new, label: "new name")
-        let view = try ServiceView.loadAdopting(old, root: context.root)
-        let lock = try FileDescriptor.open(view.directory.path, O_RDONLY | O_DIRECTORY)
+        let view = try ServiceView.loadAdopting(old, in: context)
+        let lock = try view.directory.lockPersistent()
         defer { lock.close() }
-        try sys("flock", view.directory.path) { berth_flock(lock.rawValue, LOCK_EX) }
         let current = try ServiceView(view.directory)
         guard !current.isActive else {
             throw BerthError(.invalidState, "service \"\(old)\" is \(current.displayStatus): stop it first (ctr stop \(old)), then rename it")
         }
         StopCommand.waitForSupervisorExit(current)
-        try rename(current, to: ServiceDirectory(root: view.directory.root, name: new))
+        try rename(current, to: context.service(new))
         return 0
     }
 
-    /// Takes NEW as `ctr run` takes a name (mkdir: EEXIST means it is in use), then renames the
-    /// directory over that empty one in one step, and records the name in service.json.
+    /// Takes NEW as `ctr run` takes a name (mkdir of its persistent directory: EEXIST means it
+    /// is in use), renames the persistent directory over that empty one in one step, then the
+    /// runtime one if there is one, and records the name in service.json.
     static func rename(_ view: ServiceView, to target: ServiceDirectory) throws(BerthError) {
-        guard Glibc.mkdir(target.path, 0o700) == 0 else {
+        let source = view.directory
+        guard Glibc.mkdir(target.dataPath, 0o700) == 0 else {
             let code = Glibc.errno
             if code == EEXIST { throw BerthError(.exists, "rename: \"\(target.name)\" is already in use by another service; choose another name") }
-            throw BerthError(.system, "mkdir \(target.path)", errno: code)
+            throw BerthError(.system, "mkdir \(target.dataPath)", errno: code)
         }
         do {
-            try sys("rename", view.directory.path) { Glibc.rename(view.directory.path, target.path) }
+            try sys("rename", source.dataPath) { Glibc.rename(source.dataPath, target.dataPath) }
         } catch {
-            _ = Glibc.rmdir(target.path)
+            _ = Glibc.rmdir(target.dataPath)
             throw error
+        }
+        if source.isSplit && source.hasRuntimeState {
+            try sys("rename", source.path) { Glibc.rename(source.path, target.path) }
         }
         var definition = view.definition
         definition.name = target.name
-        // A plain rootfs's bundle is the service directory itself.
-        if definition.bundle == view.directory.path { definition.bundle = target.path }
+        // A plain rootfs's bundle is the directory of its config.json.
+        if definition.bundle == source.dataPath { definition.bundle = target.dataPath }
         try target.save(definition)
     }
 }

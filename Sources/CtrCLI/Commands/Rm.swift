@@ -46,15 +46,15 @@ enum RmCommand: CtrCommand {
     static func remove(_ name: String, force: Bool, _ context: CtrContext) throws(BerthError) {
         let view: ServiceView
         do {
-            view = try ServiceView.loadAdopting(name, root: context.root)
+            view = try ServiceView.loadAdopting(name, in: context)
         } catch where error.code == .notFound && force {
             // A directory without service.json: a ctr run killed half-way. Nothing runs in it
             // that the runtime does not know about.
-            let directory = ServiceDirectory(root: context.root, name: name)
-            guard directory.exists else { throw error }
+            let directory = context.service(name)
+            guard directory.exists || directory.hasRuntimeState else { throw error }
             let containers = Containers(store: StateStore(root: directory.runtimeRoot))
             for id in containers.store.list() { try containers.delete(id, force: true) }
-            Files.removeTree(directory.path)
+            directory.remove()
             return
         }
         if view.isActive {
@@ -67,6 +67,6 @@ enum RmCommand: CtrCommand {
         }
         // Left over only if a supervisor died mid-way; the runtime removes it with its cgroup.
         try OrphanedService(view: view).removeContainer()
-        Files.removeTree(view.directory.path)
+        view.directory.remove()
     }
 }

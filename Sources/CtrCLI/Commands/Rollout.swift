@@ -65,7 +65,7 @@ enum RolloutCommand: CtrCommand {
             throw BerthError(.invalidArgument, "flag --bundle: give --rootfs or --bundle, not both (e.g. ctr rollout web --rootfs ./v2/rootfs)")
         }
         let timing = try Timing(parsed)
-        let view = try ServiceView.loadAdopting(name, root: context.root)
+        let view = try ServiceView.loadAdopting(name, in: context)
         var spec = try currentSpec(view)
         let source: String, bundle: String, rootfs: String
         if let path = parsed.value("bundle") {
@@ -160,7 +160,7 @@ enum RolloutCommand: CtrCommand {
     }
 
     static func showStatus(_ name: String, _ context: CtrContext) throws(BerthError) -> Int32 {
-        let view = try ServiceView.loadAdopting(name, root: context.root)
+        let view = try ServiceView.loadAdopting(name, in: context)
         guard case .status(let status) = try ControlClient.send(.status, to: view.directory, timeoutMilliseconds: 10_000) else {
             throw BerthError(.system, "rollout: unexpected answer from the supervisor")
         }
@@ -202,7 +202,7 @@ enum RollbackCommand: CtrCommand {
         if parsed.wantsHelp { return Ctr.printUsage(usage) }
         let name = try parsed.name(command: "rollback")
         let timing = try RolloutCommand.Timing(parsed)
-        let view = try ServiceView.loadAdopting(name, root: context.root)
+        let view = try ServiceView.loadAdopting(name, in: context)
         guard let previous = try view.directory.loadPreviousVersion(), Files.exists(view.directory.previousConfigPath) else {
             throw BerthError(.notFound, "rollback: service \"\(name)\" has no previous version (it was never rolled out)")
         }

@@ -30,7 +30,8 @@ enum RunCommand: CtrCommand {
       -t, --tty                give the process a terminal (with -d: output still goes to ctr logs)
       -i, --interactive        pass ctr's stdin to the process (not with -d)
       --rm                     remove the service when its container has ended for good
-      --restart POLICY         no (default), on-failure[:N] or always; back-off 0.1 s doubling to 10 s
+      --restart POLICY         no (default), on-failure[:N], always or unless-stopped; back-off 0.1 s
+                               doubling to 10 s; always and unless-stopped come back at boot
       -m, --memory SIZE        memory limit, with k, M or G (e.g. 64M)
       --memory-high SIZE       memory throttling threshold
       --memory-swap SIZE       memory plus swap limit; -1 for unlimited swap
@@ -84,13 +85,15 @@ enum RunCommand: CtrCommand {
         let base = try ServiceSpec.base(source: try absolutePath(options.source))
         let id = try randomID()
         let name = options.name ?? id
-        let service = ServiceDirectory(root: context.root, name: name)
+        let service = context.service(name)
         let spec = try ServiceSpec.build(options, base: base, name: name, id: id)
         let configBytes: [UInt8]
         do { configBytes = try encodeJSONBytes(spec, pretty: true) } catch { throw BerthError(.system, "encoding config.json: \(error)") }
-        let bundle = base.bundle ?? service.path
+        // A plain rootfs's bundle is the directory of its config.json.
+        let bundle = base.bundle ?? service.dataPath
         // 0700: the state names pids, paths and the control sockets.
         try Files.makeDirectories(context.root, mode: 0o700)
+        if service.isSplit { try Files.makeDirectories(context.dataRoot, mode: 0o700) }
         // Every input error surfaces here, before the service directory exists.
         let plan: LaunchPlan
         do {
@@ -111,8 +114,9 @@ enum RunCommand: CtrCommand {
         var signals: Int32 = -1
         let started: SupervisorProcess.Started
         do {
-            try Files.writeAtomically(service.configPath, configBytes, mode: 0o600)
-            try service.save(definition)
+            // A --rm service does not outlive its run: nothing to keep through a crash.
+            try Files.writeAtomically(service.configPath, configBytes, mode: 0o600, durable: !options.remove)
+            try service.save(definition, durable: !options.remove)
             let log = try FileDescriptor.open(service.logPath, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
             log.close()
             if !options.detach {
@@ -128,7 +132,7 @@ enum RunCommand: CtrCommand {
             logReader?.close()
             input?.close()
             if signals >= 0 { Glibc.close(signals) }
-            Files.removeTree(service.path)
+            service.remove()
             throw error
         }
         guard !options.detach, let logReader else {
@@ -153,13 +157,21 @@ enum RunCommand: CtrCommand {
         return try FileDescriptor.open(service.stdinFifoPath, O_RDWR | O_NONBLOCK)
     }
 
-    /// Takes the name: mkdir fails if a service already has it.
+    /// Takes the name: mkdir of the persistent directory fails if a service already has it.
+    /// Then the runtime directory, which exists only with a persistent one (removal takes it
+    /// first): one left over is refused rather than reused.
     private static func claim(_ service: ServiceDirectory) throws(BerthError) {
-        guard Glibc.mkdir(service.path, 0o700) == 0 else {
+        guard Glibc.mkdir(service.dataPath, 0o700) == 0 else {
             let code = Glibc.errno
-            guard code == EEXIST else { throw BerthError(.system, "mkdir \(service.path)", errno: code) }
+            guard code == EEXIST else { throw BerthError(.system, "mkdir \(service.dataPath)", errno: code) }
             let state = (try? ServiceView(service))?.displayStatus ?? "being created or removed"
             throw BerthError(.exists, "flag --name: \"\(service.name)\" is already in use by a service that is \(state); remove it with ctr rm \(service.name) or choose another name")
+        }
+        guard service.isSplit else { return }
+        guard Glibc.mkdir(service.path, 0o700) == 0 else {
+            let code = Glibc.errno
+            Files.removeTree(service.dataPath)
+            throw BerthError(code == EEXIST ? .exists : .system, "mkdir \(service.path)", errno: code)
         }
     }
 

@@ -38,9 +38,8 @@ enum StartCommand: CtrCommand {
     /// at once start one supervisor; a service found active is refused.
     static func start(_ view: ServiceView, _ context: CtrContext) throws(BerthError) {
         let directory = view.directory
-        let lock = try FileDescriptor.open(directory.path, O_RDONLY | O_DIRECTORY)
+        let lock = try directory.lockPersistent()
         defer { lock.close() }
-        try sys("flock", directory.path) { berth_flock(lock.rawValue, LOCK_EX) }
         let current = try ServiceView(directory)
         guard !current.isActive else {
             throw BerthError(.invalidState, "service \"\(view.name)\" is \(current.displayStatus); ctr restart \(view.name) stops and starts it")
@@ -59,7 +58,9 @@ enum StartCommand: CtrCommand {
         // What the last run may have left: its supervisor's last steps, a container a supervisor
         // that died mid-way did not remove.
         StopCommand.waitForSupervisorExit(current)
+        try directory.makeRuntimeDirectory()
         try OrphanedService(view: current).removeContainer()
+        directory.clearStoppedByUser()
         if definition.hasStdin && Glibc.mkfifo(directory.stdinFifoPath, 0o600) != 0 && Glibc.errno != EEXIST {
             // Nobody writes into it now: the container reads end of file.
             throw BerthError(.system, "mkfifo \(directory.stdinFifoPath)", errno: Glibc.errno)
@@ -100,5 +101,19 @@ enum RestartCommand: CtrCommand {
             if view.isActive, case let failure?? = StopCommand.stop([view], timeoutSeconds: timeout).first?.1 { throw failure }
             try StartCommand.start(try ServiceView(view.directory), context)
         }
+    }
+}
+
+extension ServiceDirectory {
+    /// An exclusive flock on the persistent directory, which every service has (its runtime one
+    /// may be gone): starting, booting and renaming take it, so that two at once do one thing.
+    func lockPersistent() throws(BerthError) -> FileDescriptor {
+        let lock = try FileDescriptor.open(dataPath, O_RDONLY | O_DIRECTORY)
+        guard berth_flock(lock.rawValue, LOCK_EX) == 0 else {
+            let code = Glibc.errno
+            lock.close()
+            throw BerthError(.system, "flock \(dataPath)", errno: code)
+        }
+        return lock
     }
 }

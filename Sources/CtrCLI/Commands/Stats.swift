@@ -49,13 +49,13 @@ enum StatsCommand: CtrCommand {
             return seconds
         } ?? 1
         let named = parsed.positionals
-        let views = try named.map { (name) throws(BerthError) in try ServiceView.load(name, root: context.root) }
+        let views = try named.map { (name) throws(BerthError) in try ServiceView.load(name, in: context) }
         for view in views where view.status?.state != .running && view.status?.state != .paused {
             throw BerthError(.invalidState, "service \"\(view.name)\" is \(view.displayStatus): no statistics")
         }
         func current() -> [ServiceView] {
-            named.isEmpty ? ServiceView.all(root: context.root).filter { [.running, .paused].contains($0.status?.state) }
-                : named.compactMap { try? ServiceView.load($0, root: context.root) }
+            named.isEmpty ? ServiceView.all(in: context).filter { [.running, .paused].contains($0.status?.state) }
+                : named.compactMap { try? ServiceView.load($0, in: context) }
         }
         let signals = try sys("signalfd") { berth_forwarding_signalfd() }
         defer { Glibc.close(signals) }

@@ -38,7 +38,7 @@ enum StopCommand: CtrCommand {
         var outcomes: [String: BerthError?] = [:]
         var views: [ServiceView] = []
         for name in names {
-            do { views.append(try ServiceView.loadAdopting(name, root: context.root)) } catch { outcomes[name] = error }
+            do { views.append(try ServiceView.loadAdopting(name, in: context)) } catch { outcomes[name] = error }
         }
         for (name, error) in stop(views, timeoutSeconds: timeout) { outcomes[name] = error }
         return try report(names, outcomes, context)
@@ -136,7 +136,7 @@ func forEach(_ names: [String], _ context: CtrContext, _ body: (ServiceView) thr
     var outcomes: [String: BerthError?] = [:]
     for name in names {
         do {
-            try body(try ServiceView.loadAdopting(name, root: context.root))
+            try body(try ServiceView.loadAdopting(name, in: context))
             outcomes[name] = .some(nil)
         } catch {
             outcomes[name] = error

@@ -29,7 +29,7 @@ enum WaitCommand: CtrCommand {
         var failed = false
         for name in names {
             do throws(BerthError) {
-                let status = try wait(try ServiceView.loadAdopting(name, root: context.root))
+                let status = try wait(try ServiceView.loadAdopting(name, in: context))
                 guard let code = status.lastExit?.shellStatus else {
                     throw BerthError(.invalidState, "service \"\(name)\" ended with an unknown exit status (see ctr inspect \(name))")
                 }
