@@ -45,6 +45,12 @@ extension Supervisor {
             answer(fd, .failed("request of \(length) bytes is over the \(ControlProtocol.maximumMessageSize)-byte limit"))
             return true
         case .message(let bytes):
+            // Its client gave up (it timed out while we were stopped or busy, and may have acted
+            // on the container itself): acting on it now would do what nobody waits for.
+            if ControlSocket.peerHasGone(fd) {
+                fd.close()
+                return true
+            }
             let request: ControlRequest
             do { request = try ControlRequest(decoding: bytes) } catch {
                 answer(fd, .failed(error.description))

@@ -11,7 +11,7 @@ public enum ControlClient {
         defer { fd.close() }
         var entry = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
         let ready = try sys("poll") { Glibc.poll(&entry, 1, timeoutMilliseconds) }
-        guard ready > 0 else { throw BerthError(.system, "service \"\(service.name)\": the supervisor did not answer in \(timeoutMilliseconds) ms") }
+        guard ready > 0 else { throw BerthError(.noAnswer, "service \"\(service.name)\": the supervisor did not answer in \(timeoutMilliseconds) ms") }
         switch try ControlSocket.receive(on: fd) {
         case .message(let bytes):
             let response = try ControlResponse(decoding: bytes)
@@ -40,4 +40,10 @@ public enum ControlClient {
         }
         return fd
     }
+}
+
+extension BerthError.Code {
+    /// A supervisor did not answer in time: it is stopped (SIGSTOP), stuck, or overloaded. The
+    /// request is not acted on later: the supervisor drops a request whose client has gone.
+    public static let noAnswer = BerthError.Code(rawValue: "no answer")
 }

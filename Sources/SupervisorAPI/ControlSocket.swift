@@ -37,6 +37,13 @@ public enum ControlSocket {
         }
     }
 
+    /// Whether the other end of a connection has closed it (POLLHUP: both directions shut). A
+    /// request still queued from a client that gave up waiting for its answer reads as one.
+    public static func peerHasGone(_ fd: FileDescriptor) -> Bool {
+        var entry = pollfd(fd: fd.rawValue, events: 0, revents: 0)
+        return Glibc.poll(&entry, 1, 0) > 0 && entry.revents & Int16(POLLHUP) != 0
+    }
+
     /// Connects to the socket at `path` (blocking connect; a listening unix socket answers at once).
     public static func connect(to path: String) throws(BerthError) -> FileDescriptor {
         let fd = try makeSocket(nonBlocking: false)

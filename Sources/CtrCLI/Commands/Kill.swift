@@ -36,7 +36,13 @@ enum KillCommand: CtrCommand {
                 try OrphanedService(view: view).kill(signal: signal)
                 return
             }
-            _ = try ControlClient.send(.kill(signal: signal), to: view.directory, timeoutMilliseconds: 10_000)
+            do throws(BerthError) {
+                _ = try ControlClient.send(.kill(signal: signal), to: view.directory, timeoutMilliseconds: 10_000)
+            } catch where error.code == .noAnswer {
+                // The request was closed unanswered, so the supervisor will not act on it later.
+                warn("\(error.description); signalling the container's init directly")
+                try OrphanedService(view: view).kill(signal: signal)
+            }
         }
     }
 }

@@ -61,16 +61,18 @@ enum StopCommand: CtrCommand {
                 results.append((view.name, error))
             }
         }
-        // The answers come when the containers are gone: the grace period plus the kill.
-        let deadline = monotonicNanoseconds() + Int64(timeoutSeconds + 60) * 1_000_000_000
+        // The answers come when the containers are gone: the grace period plus the kill, which a
+        // working supervisor finishes well within the margin.
+        let deadline = monotonicNanoseconds() + Int64(timeoutSeconds + answerMarginSeconds) * 1_000_000_000
         while !pending.isEmpty {
             var entries = pending.map { pollfd(fd: $0.connection.rawValue, events: Int16(POLLIN), revents: 0) }
             let remaining = Int32(max(0, min((deadline - monotonicNanoseconds()) / 1_000_000, Int64(Int32.max))))
             let ready = (try? sys("poll") { Glibc.poll(&entries, nfds_t(entries.count), remaining) }) ?? 0
             if ready <= 0 {
                 for (view, connection) in pending {
+                    // Closed first: should the supervisor wake up, it drops the request.
                     connection.close()
-                    results.append((view.name, BerthError(.system, "service \"\(view.name)\": the supervisor did not finish the stop in time")))
+                    results.append((view.name, stopWithoutSupervisor(view, waitedSeconds: timeoutSeconds + answerMarginSeconds)))
                 }
                 break
             }
@@ -82,6 +84,32 @@ enum StopCommand: CtrCommand {
         }
         for view in views { waitForSupervisorExit(view) }
         return results
+    }
+
+    /// How long after the grace period a supervisor has to answer a stop before ctr takes it for
+    /// stuck (stopped by SIGSTOP, hung) and ends the service itself.
+    static let answerMarginSeconds = 10
+
+    /// A supervisor that did not answer a stop: it is killed (the pid checked against its start
+    /// time), and the container is stopped as after a supervisor's SIGKILL: its cgroup killed,
+    /// the container removed, the exit recorded with the stop.
+    static func stopWithoutSupervisor(_ view: ServiceView, waitedSeconds: Int) -> BerthError? {
+        let pid = view.status?.supervisorPid ?? 0
+        warn("service \"\(view.name)\": its supervisor (pid \(pid)) did not answer the stop in \(waitedSeconds) s; killing it and stopping the container directly")
+        if let status = view.status, pid > 0, let pidfd = try? ProcessControl.openPidfd(pid) {
+            defer { pidfd.close() }
+            if ProcessControl.startTime(pid) == status.supervisorStartTime {
+                try? ProcessControl.signal(pidfd: pidfd, SIGKILL)
+                _ = try? ProcessControl.waitReadable(pidfd, milliseconds: 5_000)
+            }
+        }
+        do {
+            try OrphanedService(view: view).stop(timeoutSeconds: 0)
+            _ = Glibc.unlink(view.directory.socketPath)
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// Sends the stop; nil when there is nothing to wait for (already ended, or stopped here
