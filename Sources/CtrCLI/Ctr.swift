@@ -92,10 +92,10 @@ public enum Ctr {
             context.debug = parsed.flag("debug")
             context.root = parsed.value("root") ?? context.root
             guard context.root.hasPrefix("/") else { throw BerthError(.invalidArgument, "flag --root: \"\(context.root)\" must be an absolute path") }
-            try StateRoot.checkOwner(context.root, label: parsed.value("root") == nil ? "state root" : "flag --root")
+            try RootCheck.check(context.root, label: parsed.value("root") == nil ? "state root" : "flag --root")
             context.dataRoot = try DataRoot.resolve(flag: parsed.value("data-root"), rootFlag: parsed.value("root"))
             if context.dataRoot != context.root {
-                try StateRoot.checkOwner(context.dataRoot, label: parsed.value("data-root") == nil ? "data root" : "flag --data-root")
+                try RootCheck.check(context.dataRoot, label: parsed.value("data-root") == nil ? "data root" : "flag --data-root")
             }
             guard let first = parsed.positionals.first else {
                 _ = try? FileDescriptor.standardError.writeAll(usage)

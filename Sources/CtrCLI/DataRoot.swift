@@ -34,3 +34,24 @@ enum DataRoot {
         path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
     }
 }
+
+/// ctr's checks on its roots (--root and the data root), for root as for any user: ctr trusts
+/// what it finds there (definitions name binaries and mounts, sockets take requests), so a
+/// root must be this user's own and writable by nobody else.
+enum RootCheck {
+    static func check(_ root: String, label: String, euid: uid_t = geteuid()) throws(BerthError) {
+        var info = Glibc.stat()
+        guard fstatat(AT_FDCWD, root, &info, 0) == 0 else {
+            let code = Glibc.errno
+            if code == ENOENT { return }
+            throw BerthError(.invalidArgument, "\(label): \(root): permission denied: \(code == EACCES ? "this user (uid \(euid)) cannot reach it" : "stat failed")",
+                             errno: code == EACCES ? 0 : code)
+        }
+        if info.st_uid != euid {
+            throw BerthError(.invalidArgument, "\(label): \(root): permission denied: it belongs to uid \(info.st_uid), not to this user (uid \(euid))")
+        }
+        if info.st_mode & 0o022 != 0 {
+            throw BerthError(.invalidArgument, "\(label): \(root) is writable by other users (mode \(String(info.st_mode & 0o7777, radix: 8))), who could plant services in it; use a directory only its owner can write (chmod go-w)")
+        }
+    }
+}

@@ -32,6 +32,10 @@ struct ServiceView {
         } catch where error.errno == ENOENT {
             throw BerthError(.notFound, "service \"\(directory.name)\" is being created or removed")
         }
+        // A service.json copied or planted under another name is not this service.
+        guard definition.name == directory.name else {
+            throw BerthError(.notFound, "\(directory.definitionPath) names service \"\(definition.name)\", not \"\(directory.name)\"")
+        }
         // No runtime directory: the machine rebooted (or /run was wiped) since it last ran.
         booted = directory.isSplit && !directory.hasRuntimeState
         status = booted ? nil : try directory.loadStatus()

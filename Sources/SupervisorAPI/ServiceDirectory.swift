@@ -68,18 +68,32 @@ public struct ServiceDirectory: Sendable {
     public var supervisorLogPath: String { path + "/supervisor.log" }
     public var runtimeRoot: String { path + "/runtime" }
 
-    /// Whether the service exists: its persistent directory does (its runtime one goes with a reboot).
-    public var exists: Bool { Files.isDirectory(dataPath) }
+    /// Whether the service's persistent directory exists (its runtime one goes with a reboot):
+    /// a directory itself, not a symbolic link to one.
+    public var exists: Bool { ServiceDirectory.isRealDirectory(dataPath) }
     /// Whether its runtime directory exists: not after a reboot, until it is started again.
-    public var hasRuntimeState: Bool { Files.isDirectory(path) }
+    public var hasRuntimeState: Bool { ServiceDirectory.isRealDirectory(path) }
+    /// Whether this is a service: a directory (not a link) with a service.json file (not a link).
+    /// Anything else in a root (a stray directory, a planted link) is no service, and is never listed.
+    public var isService: Bool {
+        guard exists else { return false }
+        var info = Glibc.stat()
+        return Glibc.lstat(definitionPath, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }
+
+    static func isRealDirectory(_ path: String) -> Bool {
+        var info = Glibc.stat()
+        return Glibc.lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
 
     /// The services under `dataRoot`, sorted by name. Entries that are not valid names (the
-    /// runtime's dot directories) are skipped.
+    /// runtime's dot directories) or not services (`isService`) are skipped.
     public static func all(root: String, dataRoot: String? = nil) -> [ServiceDirectory] {
         let listed = dataRoot ?? root
         return Files.list(listed).sorted().compactMap { name in
-            guard (try? ServiceName.validate(name)) != nil, Files.isDirectory(listed + "/" + name) else { return nil }
-            return ServiceDirectory(root: root, dataRoot: listed, name: name)
+            guard (try? ServiceName.validate(name)) != nil else { return nil }
+            let directory = ServiceDirectory(root: root, dataRoot: listed, name: name)
+            return directory.isService ? directory : nil
         }
     }
 
