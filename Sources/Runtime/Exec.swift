@@ -26,6 +26,8 @@ public struct Exec {
     /// Instead of a path: a connected unix socket that receives the master (the caller keeps
     /// and closes it). ctr uses one end of a socketpair.
     public var consoleConnection: FileDescriptor?
+    /// --pidfd-socket: where a pidfd of the process goes once it has started (runc 1.2+).
+    public var pidfdSocket: String?
     /// --ignore-paused: exec into a frozen container, where the process waits, frozen, until
     /// `resume` (runc's flag; without it exec refuses a paused container).
     public var ignorePaused = false
@@ -131,6 +133,8 @@ public struct Exec {
                                             missing: "exec: a terminal (--tty or process.terminal) needs --console-socket",
                                             unwanted: "flag --console-socket: the process has no terminal (add --tty)")
         defer { console?.socket.close() }
+        let pidfdReceiver = try PidfdSocket.connect(pidfdSocket)
+        defer { pidfdReceiver?.close() }
         let errors = try makePipe()
         // The child is in the container's pid namespace from birth (setns above): processes of
         // the container see it at once. Not dumpable before clone, so it is not dumpable from its
@@ -210,14 +214,15 @@ public struct Exec {
             pidfd?.close()
             throw BerthError(.system, String(decoding: message, as: UTF8.self))
         }
-        if let pidFile {
-            do { try Files.writeAtomically(pidFile, Array(String(pid).utf8), mode: 0o644, durable: false) } catch {
-                // As runc: a process whose pid the caller cannot learn is not left running.
-                if let pidfd { try? ProcessControl.signal(pidfd: pidfd, SIGKILL) } else { Glibc.kill(pid, SIGKILL) }
-                _ = try? ProcessControl.wait(pid)
-                pidfd?.close()
-                throw error
-            }
+        do throws(BerthError) {
+            try pidfdReceiver?.send(pid: pid, pidfd: pidfd, kind: "setns")
+            if let pidFile { try Files.writeAtomically(pidFile, Array(String(pid).utf8), mode: 0o644, durable: false) }
+        } catch {
+            // As runc: a process whose pid the caller cannot learn is not left running.
+            if let pidfd { try? ProcessControl.signal(pidfd: pidfd, SIGKILL) } else { Glibc.kill(pid, SIGKILL) }
+            _ = try? ProcessControl.wait(pid)
+            pidfd?.close()
+            throw error
         }
         return (pid, pidfd)
     }

@@ -23,6 +23,8 @@ public struct Launcher {
     /// Instead of a path: a connected unix socket that receives the master (the caller keeps
     /// and closes it). ctr's supervisor uses one end of a socketpair.
     public var consoleConnection: FileDescriptor?
+    /// --pidfd-socket: where a pidfd of the init goes once it is ready (runc 1.2+).
+    public var pidfdSocket: String?
     /// The state directory's notify directory that the plan binds into the container
     /// (``LaunchPlan/proxyNotifySocket(from:)``): made before the init mounts it.
     public var notifyDirectory: String?
@@ -108,6 +110,8 @@ public struct Launcher {
         defer { cgroupFD?.close() }
         let console = try consoleSetup()
         defer { console?.socket.close() }
+        let pidfdReceiver = try PidfdSocket.connect(pidfdSocket)
+        defer { pidfdReceiver?.close() }
         // The seccomp agent's socket is on the host: connected now, used by the init after pivot.
         var agent: FileDescriptor?
         if plan.seccomp?.needsListener == true, let path = plan.seccompListenerPath {
@@ -206,6 +210,7 @@ public struct Launcher {
                 try channel.send(.hooksDone)
             }
             try channel.expect(.ready)
+            try pidfdReceiver?.send(pid: record.pid, pidfd: pidfd, kind: "standard")
             try store.save(record)
             if let pidFile { try Files.writeAtomically(pidFile, Array(String(record.pid).utf8), mode: 0o644, durable: false) }
             try channel.send(.stateWritten)

@@ -89,7 +89,7 @@ struct FlagTableTests {
         #expect(try await Self.bashCompletions("berth comp") == ["completion"])
         #expect(try await Self.bashCompletions("berth --log-format ") == ["text", "json"])
         #expect(try await Self.bashCompletions("berth --log /tmp/log st") == ["start", "state"], "--log's value is no verb")
-        #expect(try await Self.bashCompletions("berth create --pid") == ["--pid-file"])
+        #expect(try await Self.bashCompletions("berth create --pid") == ["--pid-file", "--pidfd-socket"])
         #expect(try await Self.bashCompletions("berth list --format ") == ["table", "json"])
         #expect(try await Self.bashCompletions("berth --root /tmp kill ") == ["c1", "c2"])
         #expect(try await Self.bashCompletions("berth exec -t c") == ["c1", "c2"])

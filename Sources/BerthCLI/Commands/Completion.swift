@@ -26,7 +26,7 @@ enum CompletionVerb {
         commands.append(CompletionModel.helpCommand(for: commands))
         return CompletionModel(program: "berth", commands: commands, globalFlags: offered(GlobalOptions.flags), values: [
             "root": .directories, "log": .files, "criu": .files, "bundle": .directories, "pid-file": .files,
-            "console-socket": .files, "process": .files, "resources": .files,
+            "console-socket": .files, "pidfd-socket": .files, "process": .files, "resources": .files,
         ], namesCommand: ["list", "-q"], namesHeaderLines: 0, nameKind: "container")
     }
 }

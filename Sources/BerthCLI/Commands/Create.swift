@@ -12,6 +12,7 @@ enum CreateCommand {
         .value("b", "bundle", placeholder: "DIR", summary: "the bundle: config.json and the rootfs (default .)"),
         .value("pid-file", placeholder: "FILE", summary: "write the container's pid to FILE"),
         .value("console-socket", placeholder: "SOCKET", summary: "send the pty master of a terminal process to this unix socket"),
+        .value("pidfd-socket", placeholder: "SOCKET", summary: "send a pidfd of the container's init to this unix socket"),
         .value("preserve-fds", placeholder: "N", summary: "pass N more descriptors, from 3 up, to the process"),
         .boolean("no-pivot", summary: "move the rootfs to / instead of pivot_root (for a ramfs root)"),
         .boolean("no-new-keyring", summary: "accepted as runc takes it; berth makes no session keyring"),
@@ -52,6 +53,7 @@ enum CreateCommand {
         launcher.preserveFDs = try parsed.integer("preserve-fds", flag: "--preserve-fds") ?? 0
         launcher.pidFile = try parsed.value("pid-file").map { (path) throws(BerthError) in try absolutePath(path) }
         launcher.consoleSocket = try parsed.value("console-socket").map { (path) throws(BerthError) in try absolutePath(path) }
+        launcher.pidfdSocket = try parsed.value("pidfd-socket").map { (path) throws(BerthError) in try absolutePath(path) }
         return launcher
     }
 

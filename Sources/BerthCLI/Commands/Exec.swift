@@ -21,6 +21,7 @@ enum ExecCommand {
         .boolean("d", "detach", summary: "return once the process has started"),
         .value("pid-file", placeholder: "FILE", summary: "write the process's pid to FILE"),
         .value("console-socket", placeholder: "SOCKET", summary: "send the pty master to this unix socket"),
+        .value("pidfd-socket", placeholder: "SOCKET", summary: "send a pidfd of the process to this unix socket"),
         .value("preserve-fds", placeholder: "N", summary: "pass N more descriptors, from 3 up, to the process"),
         .value("cgroup", placeholder: "[CONTROLLER:]PATH", summary: "start the process in this existing sub-cgroup of the container's"),
         .boolean("ignore-paused", summary: "exec into a paused container too (the process starts frozen)"),
@@ -84,6 +85,7 @@ enum ExecCommand {
         exec.preserveFDs = try parsed.integer("preserve-fds", flag: "--preserve-fds") ?? 0
         exec.pidFile = try parsed.value("pid-file").map { (path) throws(BerthError) in try absolutePath(path) }
         exec.consoleSocket = consoleSocket
+        exec.pidfdSocket = try parsed.value("pidfd-socket").map { (path) throws(BerthError) in try absolutePath(path) }
         exec.ignorePaused = parsed.flag("ignore-paused")
         let cgroups = parsed.all("cgroup")
         exec.subCgroup = try cgroups.isEmpty ? nil : ExecCgroup(arguments: cgroups)
