@@ -243,6 +243,27 @@ int berth_send_fd(int socket, int fd, const char *name) {
     return sent < 0 ? -1 : 0;
 }
 
+long berth_receive_packet(int socket, void *buffer, unsigned long length, int *fd) {
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof(control));
+    struct iovec iov = {buffer, length};
+    struct msghdr message = {0};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof(control);
+    ssize_t got;
+    do { got = recvmsg(socket, &message, MSG_CMSG_CLOEXEC); } while (got < 0 && errno == EINTR);
+    *fd = -1;
+    if (got < 0) return -1;
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    if (header != NULL && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS &&
+        header->cmsg_len == CMSG_LEN(sizeof(int))) {
+        memcpy(fd, CMSG_DATA(header), sizeof(int));
+    }
+    return got;
+}
+
 int berth_connect_unix(const char *path) {
     struct sockaddr_un address;
     memset(&address, 0, sizeof(address));

@@ -10,7 +10,7 @@ public struct Rootfs<Kernel: KernelCalls> {
     let kernel: Kernel
 
     static var resolveNoMagicLinks: UInt64 { 0x02 }
-    static var resolveInRoot: UInt64 { 0x10 }
+    public static var resolveInRoot: UInt64 { 0x10 }
 
     public init(path: String, kernel: Kernel) throws(BerthError) {
         self.path = path

@@ -41,7 +41,7 @@ struct ContainerInit<Kernel: KernelCalls> {
         // Modes in the config are exact; the process's own umask is set just before exec.
         kernel.setUmask(0)
 
-        let hostPid = try enterNamespaces()
+        let (hostPid, bindSources) = try enterNamespaces()
         // In the uts namespace just created or joined: the plan refused the host's.
         if let hostname = plan.hostname {
             do { try kernel.setHostname(hostname) } catch { throw error.prefixed("hostname") }
@@ -52,8 +52,9 @@ struct ContainerInit<Kernel: KernelCalls> {
 
         var rootfs = RootfsSetup(plan: plan, kernel: kernel)
         rootfs.idmappedMounts = idmappedMounts
+        rootfs.bindSources = bindSources
         try rootfs.prepare()
-        for fd in idmappedMounts.descriptors { kernel.close(fd) }
+        for fd in idmappedMounts.descriptors + bindSources.values { kernel.close(fd) }
         // Without a mount namespace of our own there is no /proc after the chroot: the fifo is
         // reopened later through the host's, held from here.
         let descriptors = plan.hasOwnMountNamespace ? nil : try kernel.open("/proc/self/fd", BERTH_O_PATH | O_DIRECTORY, mode: 0, relativeTo: nil)
@@ -153,14 +154,24 @@ struct ContainerInit<Kernel: KernelCalls> {
         for (index, copy) in copies.enumerated() { try kernel.duplicate(copy, as: Int32(3 + index)) }
     }
 
-    /// Joins and creates what clone3 did not, and returns the init's pid as the host sees it.
-    private func enterNamespaces() throws(BerthError) -> Int32 {
+    /// Joins and creates what clone3 did not, and returns the init's pid as the host sees it
+    /// with the bind sources the parent opened (BindSources), by mount label.
+    private func enterNamespaces() throws(BerthError) -> (Int32, [String: FileDescriptor]) {
         if !plan.stagedNamespaces {
-            guard case .begin(let hostPid) = try channel.receive() else { throw BerthError(.system, "create: the parent did not start the init") }
-            if plan.creates(.user) { try becomeRoot() }
-            // Without a new user namespace we still hold the host's privileges for these.
-            try join(joinFiles)
-            return hostPid
+            var sources: [String: FileDescriptor] = [:]
+            while true {
+                let (message, passed) = try channel.receiveWithDescriptor()
+                if case .bindSource(let label) = message, let passed {
+                    sources[label] = passed
+                    continue
+                }
+                if let passed { kernel.close(passed) }
+                guard case .begin(let hostPid) = message else { throw BerthError(.system, "create: the parent did not start the init") }
+                if plan.creates(.user) { try becomeRoot() }
+                // Without a new user namespace we still hold the host's privileges for these.
+                try join(joinFiles)
+                return (hostPid, sources)
+            }
         }
         // Joined namespaces belong to the host's user namespace: join them while we can.
         try join(joinFiles.filter { $0.kind != .user })
@@ -176,7 +187,8 @@ struct ContainerInit<Kernel: KernelCalls> {
         let rest = plan.newNamespaces.filter { $0 != .user && $0 != .time && $0 != .pid }
         if !rest.isEmpty { try kernel.unshare(rest) }
         if plan.creates(.pid) { hostPid = try forkIntoPidNamespace() }
-        return hostPid
+        // Staged, the mount namespace is made only now: the init looks for the sources itself.
+        return (hostPid, [:])
     }
 
     /// unshare(CLONE_NEWPID) moves only our children into the new namespace, so fork once more:

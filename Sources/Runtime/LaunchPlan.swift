@@ -141,6 +141,9 @@ public struct LaunchPlan: Sendable {
     public func creates(_ kind: NamespaceKind) -> Bool { newNamespaces.contains(kind) }
     public func joins(_ kind: NamespaceKind) -> String? { joinedNamespaces.first(where: { $0.kind == kind })?.path }
     public var hasOwnMountNamespace: Bool { creates(.mount) || joins(.mount) != nil }
+    /// runc's rule (1.1+): with a user namespace and a mount namespace, bind sources are opened
+    /// by the runtime as host root, not by the init. Rootless, the caller is no more than the init.
+    var bindsSourcesAsHostRoot: Bool { (creates(.user) || joins(.user) != nil) && hasOwnMountNamespace && rootless == nil }
 
     /// Whether namespaces must be set up after clone rather than by it: joining by path needs the
     /// host's privileges, which a process created inside a new user namespace has lost, and a

@@ -189,6 +189,7 @@ public struct Launcher {
             // In its resctrl group before it runs anything, as runc joins it after the cgroup.
             if let rdt = plan.intelRdt { record.resctrlGroup = try Resctrl().join(rdt, id: plan.id, pid: pid) }
             try moveNetDevices(pid: pid)
+            try BindSources.send(plan, pid: pid, over: channel)
             try channel.send(.begin(pid: pid))
             if plan.stagedNamespaces && plan.creates(.pid) {
                 guard case .initPid(let initPid) = try channel.receive() else {

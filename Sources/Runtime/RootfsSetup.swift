@@ -12,6 +12,9 @@ struct RootfsSetup<Kernel: KernelCalls> {
     let kernel: Kernel
     /// Set by the init: what the parent made for idmapped mounts.
     var idmappedMounts = IDMappedMountFiles()
+    /// Set by the init: bind sources the parent opened (BindSources), by mount label, bound
+    /// from the descriptor instead of the path.
+    var bindSources: [String: FileDescriptor] = [:]
     private var rootfs: Rootfs<Kernel>?
 
     init(plan: LaunchPlan, kernel: Kernel) {
@@ -65,9 +68,16 @@ struct RootfsSetup<Kernel: KernelCalls> {
     /// mount of the same config may have made it, as runc allows.
     private func bindSourceIsDirectory(_ step: LaunchPlan.MountStep) throws(BerthError) -> Bool {
         guard step.isBind, let source = step.source else { return true }
-        do { return (try kernel.status(of: source, followingLinks: true).st_mode & S_IFMT) == S_IFDIR } catch where error.errno == ENOENT {
+        do {
+            let status = if let opened = bindSources[step.label] {
+                try kernel.status(of: opened, describing: source)
+            } else {
+                try kernel.status(of: source, followingLinks: true)
+            }
+            return (status.st_mode & S_IFMT) == S_IFDIR
+        } catch where error.errno == ENOENT {
             throw BerthError(.invalidConfig, "\(step.label).source: \(source) does not exist")
-        } catch { throw error.prefixed(step.label) }
+        } catch { throw error.prefixed("\(step.label).source") }
     }
 
     private func mount(_ step: LaunchPlan.MountStep, directory: Bool, in root: Rootfs<Kernel>) throws(BerthError) {
@@ -90,7 +100,7 @@ struct RootfsSetup<Kernel: KernelCalls> {
         if let tree = idmappedMounts.trees[step.label] {
             try kernel.moveMount(tree, onto: target, describing: step.destination)
         } else if step.isBind {
-            try kernel.mount(source: step.source ?? "", target: target.procPath, type: nil,
+            try kernel.mount(source: bindSources[step.label]?.procPath ?? step.source ?? "", target: target.procPath, type: nil,
                              flags: options.flags.intersection([.bind, .recursive]), data: nil, describing: step.destination)
         } else {
             var type = step.type

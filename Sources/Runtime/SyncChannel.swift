@@ -1,4 +1,5 @@
 import BerthCore
+import CShim
 import Linux
 
 /// The parent/child protocol of `create`, over a SOCK_SEQPACKET pair: each message is one packet,
@@ -8,6 +9,8 @@ import Linux
 ///     parent (berth create)                    child (container init)
 ///     clone3(namespaces, into cgroup) ------>  [new namespaces]
 ///     write uid_map/gid_map
+///     [bindSource(label) + fd, one per bind --> kept for the mounts below (user namespace with
+///      source, opened as host root]              a mount namespace: runc's rule)
 ///     begin(host pid) ----------------------->  become root in the user namespace
 ///                                               mounts, devices (rootfs still the bundle's)
 ///                      <-------------------- rootfsPrepared
@@ -37,6 +40,9 @@ public enum SyncMessage: Equatable, Sendable {
     case ready
     case stateWritten
     case failed(String)
+    /// A bind mount's source, opened by the parent as root of the host inside the init's mount
+    /// namespace, travels with this message (SCM_RIGHTS); the label names the mount.
+    case bindSource(String)
 
     var encoded: [UInt8] {
         switch self {
@@ -48,6 +54,7 @@ public enum SyncMessage: Equatable, Sendable {
         case .failed(let message): [6] + Array(message.utf8)
         case .userNamespaceReady: [7]
         case .initPid(let pid): [8] + Array(String(pid).utf8)
+        case .bindSource(let label): [9] + Array(label.utf8)
         }
     }
 
@@ -66,6 +73,7 @@ public enum SyncMessage: Equatable, Sendable {
         case 8:
             guard let pid = Int32(String(decoding: bytes.dropFirst(), as: UTF8.self)) else { return nil }
             self = .initPid(pid)
+        case 9: self = .bindSource(String(decoding: bytes.dropFirst(), as: UTF8.self))
         default: return nil
         }
     }
@@ -78,6 +86,22 @@ public struct SyncChannel: Sendable {
 
     public func send(_ message: SyncMessage) throws(BerthError) {
         try descriptor.writeAll(message.encoded)
+    }
+
+    /// Sends `message` with `descriptor` attached (SCM_RIGHTS).
+    public func send(_ message: SyncMessage, passing descriptor: FileDescriptor) throws(BerthError) {
+        let text = String(decoding: message.encoded, as: UTF8.self)
+        try sys("sendmsg", "create's sync socket") { berth_send_fd(self.descriptor.rawValue, descriptor.rawValue, text) }
+    }
+
+    /// The next message and the descriptor it carries, if any.
+    public func receiveWithDescriptor() throws(BerthError) -> (SyncMessage, FileDescriptor?) {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var fd: Int32 = -1
+        let count = try sys("recvmsg", "create's sync socket") { buffer.withUnsafeMutableBytes { berth_receive_packet(descriptor.rawValue, $0.baseAddress, UInt($0.count), &fd) } }
+        let passed = fd >= 0 ? FileDescriptor(rawValue: fd) : nil
+        if count == 0 { return (.failed("container init exited during setup"), passed) }
+        return (SyncMessage(Array(buffer.prefix(count))) ?? .failed("garbled message from the other side of create"), passed)
     }
 
     /// The next message; a closed peer reads as a failure, because a healthy peer never closes

@@ -83,6 +83,39 @@ struct MountParityIntegrationTests {
         }
     }
 
+    /// runc 1.1+ opens bind sources as host root when the container has a user namespace: a
+    /// source under a directory the container's root cannot search (0700, the host root's) is
+    /// bound (measured: runc 1.1.5 lists it; berth failed with `mounts[7]: stat ...: permission
+    /// denied`). A destination the container's root cannot reach still fails in both.
+    @Test func aBindSourceTheUserNamespaceCannotReachIsBoundAsInRunc() async throws {
+        try await withBerthSandbox { s in
+            let secret = s.directory.path + "/secret"
+            try FileManager.default.createDirectory(atPath: secret + "/inner", withIntermediateDirectories: true)
+            try "seen\n".write(toFile: secret + "/inner/file", atomically: false, encoding: .utf8)
+            #expect(chmod(secret, 0o700) == 0)
+            // The rootfs itself must be reachable by the mapped root: searchable by others.
+            #expect(chmod(s.directory.path, 0o711) == 0)
+            let rootfs = try await copyRootfs(s)
+            try FileManager.default.createDirectory(atPath: rootfs + "/locked/inner", withIntermediateDirectories: true)
+            #expect(chmod(rootfs + "/locked", 0o700) == 0)
+            let bundle = try await s.foreignBundle(.runc, ["sh", "-c", "cat /data/file; grep -c ' /data ' /proc/self/mountinfo"]) {
+                $0["root.path"] = rootfs
+                $0["linux.namespaces"] = ($0["linux.namespaces"] as? [Any] ?? []) + [["type": "user"]]
+                $0["linux.uidMappings"] = [["containerID": 0, "hostID": 100000, "size": 65536]]
+                $0["linux.gidMappings"] = [["containerID": 0, "hostID": 100000, "size": 65536]]
+                $0.addMount(destination: "/data", type: "bind", source: secret + "/inner", options: ["rbind", "ro"])
+            }
+            let run = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(run.status == 0 && run.lines == ["seen", "1"], "\(run)")
+
+            var config = try bundle.config()
+            config["mounts.\((config["mounts"] as? [Any] ?? []).count - 1).destination"] = "/locked/inner"
+            try bundle.save(config)
+            let unreachable = try await s.berth("run", "--bundle", bundle.path, s.newID())
+            #expect(unreachable.status != 0 && unreachable.errorLine.contains("mounts[") && unreachable.errorLine.contains("locked/inner: permission denied"), "\(unreachable)")
+        }
+    }
+
     /// A path masked twice is masked once, and masked directories show one read-only tmpfs
     /// (runc 1.1.5 stacks a mount per entry and makes a tmpfs per directory).
     @Test func aPathMaskedTwiceIsMaskedOnceAndDirectoriesShareOneTmpfs() async throws {

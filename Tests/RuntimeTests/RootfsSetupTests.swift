@@ -229,6 +229,34 @@ import Testing
         #expect(kernel.calls("mount").last?.arguments[1] != plan.rootfs + "/data")
     }
 
+    /// runc 1.1+ opens bind sources as host root when the container has a user namespace and a
+    /// mount namespace (not rootless): the init binds from the parent's descriptor, and asks it,
+    /// not the path (which the init may not reach), whether the source is a directory.
+    @Test func aBindSourceTheParentOpenedIsBoundFromItsDescriptor() throws {
+        let (plan, kernel) = try Self.planAndKernel { spec in
+            Self.addUserNamespace(&spec)
+            spec.mounts?.append(Mount(destination: "/data", type: "bind", source: "/host/secret/inner", options: ["rbind", "ro"]))
+        }
+        #expect(plan.bindsSourcesAsHostRoot)
+        let opened = kernel.descriptor(named: "/host/secret/inner")
+        var setup = RootfsSetup(plan: plan, kernel: kernel)
+        setup.bindSources["mounts[7]"] = opened
+        defer { setup.close() }
+        try setup.prepare()
+        let bind = try #require(kernel.calls("mount").first { $0.arguments.count > 1 && $0.arguments[1].hasSuffix("/data") }, "\(kernel.calls)")
+        #expect(bind.arguments[0] == opened.procPath, "\(bind)")
+        #expect(kernel.index(of: "fstat", "/host/secret/inner") != nil)
+        #expect(kernel.calls.allSatisfy { $0.name != "stat" || !$0.arguments.contains("/host/secret/inner") }, "the init never looks up the source's path")
+    }
+
+    /// runc's rule: a user namespace (berth's plan requires a mount namespace with one), not
+    /// rootless (RootlessPlanTests).
+    @Test func onlyAUserNamespaceBindsSourcesAsHostRoot() throws {
+        let fixture = try PlanFixture()
+        #expect(try !Self.plan(fixture).bindsSourcesAsHostRoot)
+        #expect(try Self.plan(fixture, Self.addUserNamespace).bindsSourcesAsHostRoot)
+    }
+
     /// tmpcopyup: the covered directory is opened before the tmpfs goes on, and its contents
     /// copied into the tmpfs after; a read-only one is made read-only once filled.
     @Test func tmpcopyupCopiesTheCoveredDirectoryIntoTheTmpfs() throws {

@@ -51,6 +51,7 @@ import Testing
         #expect(single.rootless?.uidWriter == .kernel)
         #expect(single.rootless?.gidWriter == .kernel)
         #expect(single.process.keepsGroups)
+        #expect(!single.bindsSourcesAsHostRoot, "the caller reaches no more than the init")
 
         var spec = rootlessSpec(fixture)
         spec.linux?.uidMappings?.append(LinuxIDMapping(containerID: 1, hostID: 200000, size: 65536))

@@ -26,7 +26,7 @@ import Testing
     static let messages: [SyncMessage] = [
         .begin(pid: 4242), .begin(pid: 1), .rootfsPrepared, .hooksDone, .ready, .stateWritten,
         .failed("mounts[3]: mount /proc: permission denied"), .failed(""), .failed("ünïcode ✓"),
-        .userNamespaceReady, .initPid(31337),
+        .userNamespaceReady, .initPid(31337), .bindSource("mounts[7]"),
     ]
 
     @Test(arguments: messages)
@@ -36,13 +36,32 @@ import Testing
 
     @Test func eachKindOfMessageHasItsOwnTag() {
         let oneOfEach: [SyncMessage] = [.begin(pid: 1), .rootfsPrepared, .hooksDone, .ready, .stateWritten, .failed("x"),
-                                        .userNamespaceReady, .initPid(1)]
+                                        .userNamespaceReady, .initPid(1), .bindSource("m")]
         #expect(Set(oneOfEach.map { $0.encoded.first }).count == oneOfEach.count)
     }
 
     @Test(arguments: [[], [0], [99], [1], Array([1] + "12x".utf8), Array([8] + "-".utf8)] as [[UInt8]])
     func garbageDoesNotDecode(_ bytes: [UInt8]) {
         #expect(SyncMessage(bytes) == nil)
+    }
+
+    /// A bind source travels with its message; a message without one reads as it is.
+    @Test func channelCarriesADescriptorWithItsMessage() throws {
+        let (left, right) = try makeSocketPair()
+        let parent = SyncChannel(left), child = SyncChannel(right)
+        defer { parent.close(); child.close() }
+        let source = try FileDescriptor.open("/", O_RDONLY | O_DIRECTORY)
+        defer { source.close() }
+        try parent.send(.bindSource("mounts[7]"), passing: source)
+        try parent.send(.begin(pid: 7))
+        let (message, passed) = try child.receiveWithDescriptor()
+        #expect(message == .bindSource("mounts[7]"))
+        let received = try #require(passed)
+        defer { received.close() }
+        var ours = Glibc.stat(), theirs = Glibc.stat()
+        #expect(fstat(source.rawValue, &ours) == 0 && fstat(received.rawValue, &theirs) == 0 && ours.st_ino == theirs.st_ino)
+        let (next, none) = try child.receiveWithDescriptor()
+        #expect(next == .begin(pid: 7) && none == nil)
     }
 
     @Test func channelCarriesMessagesAndReportsAClosedPeerAsAFailure() throws {

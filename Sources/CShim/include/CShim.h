@@ -83,6 +83,9 @@ int berth_set_controlling_terminal(int fd);
 int berth_send_fd(int socket, int fd, const char *name);
 /// Connects a new close-on-exec unix stream socket to `path`; returns it or -1.
 int berth_connect_unix(const char *path);
+/// recvmsg(2) of one packet into `buffer`, with the descriptor it carries (SCM_RIGHTS,
+/// close-on-exec) in *fd, or -1 there when it carries none. Returns the byte count or -1.
+long berth_receive_packet(int socket, void *buffer, unsigned long length, int *fd);
 /// Receives one descriptor (SCM_RIGHTS, close-on-exec) from the unix socket `socket`; returns
 /// it, or -1 (EPIPE when the peer closed without sending one).
 int berth_receive_fd(int socket);
