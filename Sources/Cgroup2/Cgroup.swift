@@ -214,9 +214,15 @@ public struct Cgroup: Sendable, Equatable {
 
     /// Removes the empty cgroups below `directory`, deepest first: a cgroup's sub-directories
     /// are its sub-groups (its files are control files), and rmdir refuses a cgroup with any.
+    /// Never follows a link nor leaves the cgroup filesystem (as runc's RemovePath reads
+    /// entries without following them): only what lies inside the container's own cgroup goes.
     static func removeSubgroups(of directory: String) throws(BerthError) {
-        for name in Files.list(directory) where Files.isDirectory(directory + "/" + name) {
+        var top = Glibc.stat()
+        guard Glibc.lstat(directory, &top) == 0 else { return }
+        for name in Files.list(directory) {
             let subgroup = directory + "/" + name
+            var info = Glibc.stat()
+            guard Glibc.lstat(subgroup, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_dev == top.st_dev else { continue }
             try removeSubgroups(of: subgroup)
             try sys("rmdir", subgroup) { Glibc.rmdir(subgroup) }
         }

@@ -56,6 +56,75 @@ struct CgroupDelegationVMTests {
         }
     }
 
+    /// Sub-groups three deep, as systemd or a nested runtime makes them, with a process in the
+    /// deepest; the shell moves to init.scope first (no internal processes).
+    static let nestingScript = """
+        cd /sys/fs/cgroup
+        mkdir init.scope && echo $$ > init.scope/cgroup.procs
+        echo '+pids +memory' > cgroup.subtree_control
+        mkdir -p work/a/b && echo +pids > work/cgroup.subtree_control && echo +pids > work/a/cgroup.subtree_control
+        sh -c 'echo $$ > /sys/fs/cgroup/work/a/b/cgroup.procs; exec sleep 1000' &
+        exec sleep 1000
+        """
+
+    /// Waits until the container's deepest sub-group holds its process; returns that pid.
+    static func deepestProcess(_ s: BerthSandbox, _ id: String) async throws -> Int32 {
+        let procs = try #require(s.cgroupDirectory(id)) + "/work/a/b/cgroup.procs"
+        var pid: Int32?
+        _ = await eventually {
+            pid = (try? String(contentsOfFile: procs, encoding: .utf8)).flatMap { Int32($0.split(separator: "\n").first ?? "") }
+            return pid != nil
+        }
+        return try #require(pid, "no process in \(procs)")
+    }
+
+    /// Gone, or a zombie that its new parent has yet to reap.
+    static func ended(_ pid: Int32) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return true }
+        return status.contains("State:\tZ")
+    }
+
+    /// runc removes the container's cgroup with the sub-groups it made, deepest first, killing
+    /// what still runs in them (measured in this VM: runc 1.1.5 `delete --force` leaves no
+    /// directory). A running container, with its own pid namespace, under `delete --force`.
+    @Test func deleteForceRemovesSubgroupsTheContainerMadeWithTheirProcesses() async throws {
+        try await withBerthSandbox { s in
+            let bundle = try await Self.bundle(s, Self.nestingScript)
+            let id = s.newID()
+            try #require(try await s.berth("run", "--detach", "--bundle", bundle.path, id).succeeded)
+            let deepest = try await Self.deepestProcess(s, id)
+            let delete = try await s.berth("delete", "--force", id)
+            #expect(delete.succeeded, "\(delete)")
+            let cgroup = try #require(s.cgroupDirectory(id))
+            #expect(!FileManager.default.fileExists(atPath: cgroup), "\(cgroup) is left")
+            #expect(await eventually { Self.ended(deepest) }, "the process in work/a/b should be gone")
+        }
+    }
+
+    /// Without a pid namespace of its own, the process in the deepest sub-group outlives the
+    /// init: the container is stopped, and a plain `delete` kills it and removes every group
+    /// (runc kills what is left of a stopped container that shares the host's pid namespace).
+    @Test func deleteOfAStoppedContainerKillsWhatItsSubgroupsStillRunAndRemovesThem() async throws {
+        try await withBerthSandbox { s in
+            let bundle = try await Self.bundle(s, Self.nestingScript)
+            var config = try bundle.config()
+            config.removeNamespace("pid")
+            try bundle.save(config)
+            let id = s.newID()
+            try #require(try await s.berth("run", "--detach", "--bundle", bundle.path, id).succeeded)
+            let deepest = try await Self.deepestProcess(s, id)
+            let initPid = try #require(try await s.state(id)?["pid"] as? Int)
+            #expect(kill(pid_t(initPid), SIGKILL) == 0)
+            #expect(try await s.waitForStatus(id, "stopped") == "stopped")
+            #expect(kill(deepest, 0) == 0, "the sub-group's process should outlive the init")
+            let delete = try await s.berth("delete", id)
+            #expect(delete.succeeded, "\(delete)")
+            let cgroup = try #require(s.cgroupDirectory(id))
+            #expect(!FileManager.default.fileExists(atPath: cgroup), "\(cgroup) is left")
+            #expect(await eventually { Self.ended(deepest) }, "the process in work/a/b should be gone")
+        }
+    }
+
     /// `events --stats` of a container that asked for no limit has its memory and pids figures.
     @Test func eventsReportMemoryAndPidsWithoutLimits() async throws {
         try await withBerthSandbox { s in

@@ -85,6 +85,18 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.path + "/pod"))
     }
 
+    /// Only the container's own cgroup: a link in it is never followed (cgroupfs makes none,
+    /// but the walk must not trust that), so nothing outside is removed.
+    @Test func removeNeverFollowsALinkOutOfTheCgroup() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.path + "/outside/victim", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir.path + "/pod/ctr/sub", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: dir.path + "/pod/ctr/sub/link", withDestinationPath: dir.path + "/outside")
+        _ = try? Cgroup(root: dir.path, path: "pod/ctr").remove()
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/outside/victim"))
+    }
+
     @Test func keyedFilesParse() {
         let values = Cgroup.parseKeyedValues("low 0\nhigh 3\nmax 12\noom 1\noom_kill 1\n")
         #expect(values == ["low": 0, "high": 3, "max": 12, "oom": 1, "oom_kill": 1])
