@@ -20,10 +20,16 @@ public enum StateRoot {
     /// A user's berth works only in a state root of its own: one that another user made (a
     /// shared directory passed with --root) could hold records, fifos and sockets planted for it.
     /// `label` names where the root came from: `flag --root`, or `state root` for the default.
+    /// One the user cannot even look at (inside another user's 0700 directory) is refused too,
+    /// rather than read as empty. A missing one is left to the command (made, or "not found").
     public static func checkOwner(_ root: String, label: String, euid: uid_t = geteuid()) throws(BerthError) {
         guard euid != 0 else { return }
         var info = Glibc.stat()
-        guard fstatat(AT_FDCWD, root, &info, 0) == 0 else { return }
+        guard fstatat(AT_FDCWD, root, &info, 0) == 0 else {
+            let code = Glibc.errno
+            if code == ENOENT { return }
+            throw BerthError.systemCall("stat", root, errno: code).prefixed(label)
+        }
         if info.st_uid != euid {
             throw BerthError(.invalidArgument, "\(label): \(root) belongs to uid \(info.st_uid), not to this user (uid \(euid))")
         }

@@ -87,6 +87,9 @@ import TestSupport
         let created = try await owner.run(berth, ["create", "--bundle", bundle.path, "mine"])
         try #require(created.succeeded, "\(created)")
         let ownerRoot = owner.runtimeDirectory + "/berth"
+        // Out of sight (a 0700 runtime directory): refused, never read as an empty root.
+        let hidden = try await other.run(berth, ["--root", ownerRoot, "list"])
+        #expect(hidden.status == 1 && hidden.errorLine == "berth: flag --root: stat \(ownerRoot): permission denied", "\(hidden)")
         // The owner's state root is 0700 under a 0700 runtime directory; give the other user a
         // way in to prove berth itself refuses a root that is not its user's.
         chmod(owner.runtimeDirectory, 0o755)

@@ -16,26 +16,7 @@ import TestSupport
         rootfs = try BerthPaths.busyboxRootfs()
     }
 
-    /// The delegated cgroup, relative to the mount, and the session cgroup the user starts in.
-    struct Delegation {
-        var base: String
-        var session: String { base + "/session" }
-        func remove() {
-            rmdir(RootlessVMTests.mount + "/" + session)
-            rmdir(RootlessVMTests.mount + "/" + base)
-        }
-    }
-
-    func delegate(to user: RootlessUser) throws -> Delegation {
-        try "+pids +memory".write(toFile: Self.mount + "/cgroup.subtree_control", atomically: false, encoding: .utf8)
-        let delegation = Delegation(base: "berth-rootless-\(user.uid)")
-        for directory in [delegation.base, delegation.session] {
-            let path = Self.mount + "/" + directory
-            try #require(mkdir(path, 0o755) == 0, "mkdir \(path): \(errno)")
-            for file in ["", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"] { chown(path + file, user.uid, user.uid) }
-        }
-        return delegation
-    }
+    func delegate(to user: RootlessUser) throws -> CgroupDelegation { try CgroupDelegation(to: user) }
 
     @Test func aDelegatedUserGetsACgroupWithLimitsBesideItsOwn() async throws {
         let user = try RootlessUser()

@@ -159,5 +159,8 @@ import Testing
         #expect(error?.description == "flag --root: / belongs to uid 0, not to this user (uid 1500)")
         try StateRoot.checkOwner("/", label: "flag --root", euid: 0)
         try StateRoot.checkOwner("/nonexistent-berth-root", label: "flag --root", euid: 1500)
+        // One the user cannot look at is refused, not taken for a missing one.
+        let unreachable = #expect(throws: BerthError.self) { try StateRoot.checkOwner("/etc/passwd/root", label: "flag --root", euid: 1500) }
+        #expect(unreachable?.description == "flag --root: stat /etc/passwd/root: not a directory")
     }
 }

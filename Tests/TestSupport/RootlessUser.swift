@@ -69,3 +69,30 @@ public final class RootlessUser: Sendable {
                                   stdoutPath: directory.path + "/cmd-\(n).out", stderrPath: directory.path + "/cmd-\(n).err")
     }
 }
+
+/// A cgroup v2 subtree delegated to a user, as systemd gives user@UID.service: the directory and
+/// its cgroup.procs, cgroup.subtree_control and cgroup.threads are the user's, and the user's
+/// commands start in its child `session`. For the VM (a cgroup2-only /sys/fs/cgroup).
+public struct CgroupDelegation: Sendable {
+    public static let mount = "/sys/fs/cgroup"
+    /// Relative to the mount.
+    public let base: String
+    public var session: String { base + "/session" }
+    public var basePath: String { Self.mount + "/" + base }
+    public var sessionPath: String { Self.mount + "/" + session }
+
+    /// Enables pids and memory at the root and makes the subtree, the user's.
+    public init(to user: RootlessUser) throws {
+        try "+pids +memory".write(toFile: Self.mount + "/cgroup.subtree_control", atomically: false, encoding: .utf8)
+        base = "berth-rootless-\(user.uid)"
+        for path in [basePath, sessionPath] {
+            try #require(mkdir(path, 0o755) == 0, "mkdir \(path): \(errno)")
+            for file in ["", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"] { chown(path + file, user.uid, user.uid) }
+        }
+    }
+
+    public func remove() {
+        rmdir(sessionPath)
+        rmdir(basePath)
+    }
+}
