@@ -10,6 +10,11 @@
 #                   (default 'VMTests|IntegrationTests'), BERTH_VM_TIME_SCALE=N multiplies
 #                   the phases' time limits; see scripts/test-vm.sh and docs/testing.md
 #   make demo       run a container and show its isolation (the cgroup part in the VM)
+#   make install    the release berth and ctr into $(PREFIX)/bin (PREFIX=/usr/local), with their
+#                   bash, zsh and fish completions, a man page per command and the systemd units
+#                   of packaging/systemd; DESTDIR stages it; `make uninstall` removes exactly that
+#                   (scripts/install.sh). containerd's package has its own /usr/bin/ctr: install
+#                   warns when that one comes first on PATH (README, "Two programs named ctr")
 #   make fuzz       libFuzzer on config.json through the decoder and the plan validator,
 #                   FUZZ_SECONDS (default 300); scripts/fuzz.sh
 #   make bench      lifecycle benchmark against runc and crun, and ctr's supervisor footprint
@@ -24,11 +29,13 @@ SHELL := /bin/bash
 
 APT_PACKAGES := libseccomp-dev libcap-dev pkg-config \
 	qemu-system-x86 linux-image-amd64 busybox-static cpio iproute2 \
-	runc crun hyperfine jq time podman containerd curl perl gcc libc6-dev wrk uidmap
+	runc crun hyperfine jq time podman containerd curl perl gcc libc6-dev wrk uidmap \
+	zsh man-db
 
-export BERTH_VM_FILTER BERTH_VM_TIME_SCALE BERTH_VM_LOGS
+PREFIX ?= /usr/local
+export BERTH_VM_FILTER BERTH_VM_TIME_SCALE BERTH_VM_LOGS PREFIX DESTDIR
 
-.PHONY: all deps build rootfs test test-vm demo bench fuzz
+.PHONY: all deps build release rootfs test test-vm demo bench fuzz install uninstall
 
 all: build
 
@@ -37,8 +44,10 @@ deps:
 
 # berth is a static, stripped executable: no dynamic loader, no symbol binding, fewer pages to
 # map. That is about 1.4 ms of every container start (docs/architecture.md).
-build:
+build: release
 	swift build --build-tests
+
+release:
 	swift build -c release -Xswiftc -static-executable -Xlinker -s --product berth
 	swift build -c release -Xswiftc -static-executable -Xlinker -s --product ctr
 
@@ -63,6 +72,12 @@ bench: deps build rootfs
 	benchmarks/supervisor.sh
 	benchmarks/handoff.sh
 	benchmarks/lifecycle-vm.sh
+
+install: release
+	scripts/install.sh install
+
+uninstall:
+	scripts/install.sh uninstall
 
 fuzz:
 	scripts/fuzz.sh $(or $(FUZZ_SECONDS),300)

@@ -52,6 +52,8 @@ public enum Berth {
         Verb(name: "features", synopsis: "", summary: "what this build supports, as JSON", operands: .none, run: FeaturesCommand.run),
         Verb(name: "completion", synopsis: "bash|zsh|fish", summary: "a shell completion script (not in runc)",
              operands: .words(CompletionScripts.shells), run: CompletionVerb.run),
+        Verb(name: "manpage", synopsis: "[--list] [PAGE]", summary: "a manual page in roff (not in runc; make install puts them in man1)",
+             flags: ManpageVerb.flags, operands: .none, run: ManpageVerb.run),
     ]
 
     /// `berth --help` in the sections of runc's (urfave/cli's): NAME, USAGE, VERSION, COMMANDS,
@@ -119,7 +121,7 @@ public enum Berth {
         """
     }
 
-    static let berthVersion = "0.1.0"
+    static let berthVersion = Release.version
 
     /// Runs the command line and returns the exit status.
     public static func main(_ arguments: [String]) -> Int32 {

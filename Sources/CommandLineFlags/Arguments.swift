@@ -29,6 +29,14 @@ public struct Arguments: Sendable {
     public func flag(_ name: String) -> Bool { values[name]?.last == "true" }
     public var wantsHelp: Bool { flag("help") }
 
+    private static let unknownFlagSuffix = ": unknown flag"
+
+    /// The flag, as written, that `error` refuses as unknown to the table; nil for another error.
+    public static func unknownFlag(in error: BerthError) -> String? {
+        guard error.message.hasPrefix("flag "), error.message.hasSuffix(unknownFlagSuffix) else { return nil }
+        return String(error.message.dropFirst("flag ".count).dropLast(unknownFlagSuffix.count))
+    }
+
     private static func isHelp(_ item: String, _ dialect: Dialect) -> Bool {
         item == "-h" || item == "--help" || (dialect == .runc && item == "-help")
     }
@@ -59,7 +67,7 @@ public struct Arguments: Sendable {
                 let written = String(item.prefix(dashes)) + name
                 // docker spells one letter with one dash only: `--m` is no flag.
                 guard let flag = table[name], dialect == .runc || name.count > 1 else {
-                    throw BerthError(.invalidArgument, "flag \(written): unknown flag")
+                    throw BerthError(.invalidArgument, "flag \(written)" + Self.unknownFlagSuffix)
                 }
                 try take(flag, written: written, inline: inline, items: items, index: &index)
                 continue
@@ -68,7 +76,7 @@ public struct Arguments: Sendable {
             var letters = Substring(item.dropFirst())
             while let letter = letters.first {
                 letters = letters.dropFirst()
-                guard let flag = table[String(letter)] else { throw BerthError(.invalidArgument, "flag -\(letter): unknown flag") }
+                guard let flag = table[String(letter)] else { throw BerthError(.invalidArgument, "flag -\(letter)" + Self.unknownFlagSuffix) }
                 guard flag.takesValue else {
                     try take(flag, written: "-\(letter)", inline: nil, items: items, index: &index)
                     continue

@@ -41,11 +41,11 @@ public enum Ctr {
         ("pause", PauseCommand.self), ("unpause", UnpauseCommand.self), ("update", UpdateCommand.self), ("stats", StatsCommand.self),
         ("rollout", RolloutCommand.self), ("rollback", RollbackCommand.self), ("completion", CompletionCommand.self),
         ("start", StartCommand.self), ("restart", RestartCommand.self), ("wait", WaitCommand.self), ("rename", RenameCommand.self),
-        ("system", SystemCommand.self),
+        ("system", SystemCommand.self), ("manpage", ManpageCommand.self), ("version", VersionCommand.self),
     ]
 
     /// The flags before the command, as `main` parses them (for `ctr completion`).
-    static let globalFlags: [Flag] = [.value("root"), .value("data-root"), .boolean("debug"), .boolean("h", "help"), .boolean("v", "version")]
+    static let globalFlags: [Flag] = [.value("root", placeholder: "DIR"), .value("data-root", placeholder: "DIR"), .boolean("debug"), .boolean("h", "help"), .boolean("v", "version")]
 
     static var usage: String {
         var text = """
@@ -62,12 +62,13 @@ public enum Ctr {
         text += """
 
         global flags:
-          --root DIR   runtime state (default /run/ctr; $XDG_RUNTIME_DIR/ctr for a user)
+          --root DIR        runtime state (default /run/ctr; $XDG_RUNTIME_DIR/ctr for a user)
           --data-root DIR   definitions and logs, which survive a reboot (default /var/lib/ctr;
-                       $XDG_DATA_HOME/ctr or ~/.local/share/ctr for a user; $CTR_DATA_ROOT;
-                       with --root alone: that directory holds both)
-          --debug      show the cause of an error
-          -h, --help   this text; ctr COMMAND --help shows a command's flags and examples
+                            $XDG_DATA_HOME/ctr or ~/.local/share/ctr for a user; $CTR_DATA_ROOT;
+                            with --root alone: that directory holds both)
+          --debug           show the cause of an error
+          -h, --help        this text; ctr COMMAND --help shows a command's flags and examples
+          -v, --version     print ctr's version (ctr version says more)
 
         examples:
           ctr run -d --name web --memory 64M --restart on-failure:3 ./rootfs -- httpd -f -p 8080
@@ -88,7 +89,7 @@ public enum Ctr {
         do throws(BerthError) {
             let parsed = try Arguments(arguments, flags: globalFlags, stopAfter: 1)
             if parsed.wantsHelp { return printUsage(usage) }
-            if parsed.flag("version") { return printUsage("ctr version 0.1.0\n") }
+            if parsed.flag("version") { return printUsage("ctr version \(Release.version)\n") }
             context.debug = parsed.flag("debug")
             context.root = parsed.value("root") ?? context.root
             guard context.root.hasPrefix("/") else { throw BerthError(.invalidArgument, "flag --root: \"\(context.root)\" must be an absolute path") }
@@ -109,7 +110,7 @@ public enum Ctr {
                 rest = ["--help"]
             }
             guard let handler = commands.first(where: { $0.name == command })?.command else {
-                throw BerthError(.invalidArgument, "unknown command \"\(command ?? "")\"; see ctr --help")
+                throw BerthError(.invalidArgument, "unknown command \"\(command ?? "")\"; see ctr --help" + containerdHint(command ?? ""))
             }
             return try handler.run(rest, context)
         } catch {
@@ -117,6 +118,27 @@ public enum Ctr {
             // As docker does: 125 when ctr itself failed, so that it differs from a container's status.
             return command == "run" || command == "exec" ? 125 : 1
         }
+    }
+
+    /// `ctr run --root X`: a global flag after the command is unknown to the command's table;
+    /// the refusal says where it goes.
+    static func misplacedGlobalFlag(_ error: BerthError, commandFlags: [Flag]) -> BerthError? {
+        guard let written = Arguments.unknownFlag(in: error) else { return nil }
+        let spelling = String(written.drop(while: { $0 == "-" }))
+        guard let global = globalFlags.first(where: { $0.spellings.contains(spelling) }),
+              !commandFlags.contains(where: { $0.spellings.contains(spelling) }) else { return nil }
+        let example = global.takesValue ? "\(written) \(global.placeholder)" : written
+        return BerthError(.invalidArgument, "flag \(written): a global flag, which goes before the command (ctr \(example) COMMAND ...)")
+    }
+
+    /// containerd's ctr (/usr/bin/ctr, from its Debian package) has commands of its own: a user
+    /// who typed one of them is told which program that is.
+    static func containerdHint(_ command: String) -> String {
+        let containerdCommands: Set = ["containers", "container", "c", "images", "image", "i", "tasks", "task", "t", "namespaces",
+                                       "namespace", "ns", "snapshots", "snapshot", "content", "leases", "plugins", "plugin", "oci",
+                                       "install", "shim", "pprof", "deprecations", "info", "sandboxes", "sandbox"]
+        guard containerdCommands.contains(command) else { return "" }
+        return " (\"ctr \(command)\" is containerd's ctr: /usr/bin/ctr \(command))"
     }
 
     @discardableResult
@@ -129,7 +151,11 @@ public enum Ctr {
 extension Arguments {
     /// ctr's command lines follow docker's.
     init(_ items: [String], flags: [Flag], stopAfter: Int? = nil) throws(BerthError) {
-        try self.init(items, flags: flags, dialect: .docker, stopAfter: stopAfter)
+        do {
+            try self.init(items, flags: flags, dialect: .docker, stopAfter: stopAfter)
+        } catch {
+            throw Ctr.misplacedGlobalFlag(error, commandFlags: flags) ?? error
+        }
     }
 
     /// The names a command takes (`stop NAME...`): at least one.
