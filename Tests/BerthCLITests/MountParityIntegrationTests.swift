@@ -97,6 +97,9 @@ struct MountParityIntegrationTests {
             #expect(chmod(s.directory.path, 0o711) == 0)
             let rootfs = try await copyRootfs(s)
             try FileManager.default.createDirectory(atPath: rootfs + "/locked/inner", withIntermediateDirectories: true)
+            // The destination exists, as in an image: the mapped root cannot mkdir in a rootfs the
+            // host's root owns (neither can runc's init), and a fresh clone's rootfs has no /data.
+            try FileManager.default.createDirectory(atPath: rootfs + "/data", withIntermediateDirectories: true)
             #expect(chmod(rootfs + "/locked", 0o700) == 0)
             let bundle = try await s.foreignBundle(.runc, ["sh", "-c", "cat /data/file; grep -c ' /data ' /proc/self/mountinfo"]) {
                 $0["root.path"] = rootfs
